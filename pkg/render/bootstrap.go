@@ -1,0 +1,280 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+const (
+	// DefaultFluxVersion is the Flux release the project is tested with.
+	DefaultFluxVersion = "v2.9.5"
+	// FluxNamespace is where Flux runs and where the shared source lives.
+	FluxNamespace     = "flux-system"
+	DefaultSourceName = "default"
+	DefaultBranch     = "main"
+)
+
+// DefaultComponents are the controllers a tenant needs: the source that
+// fetches the template and the controller that applies it.
+func DefaultComponents() []string { return []string{"source-controller", "kustomize-controller"} }
+
+// DefaultIgnorePaths are the files the demo kept out of Flux's artifact.
+func DefaultIgnorePaths() []string { return []string{"ctrl.py", "README.md"} }
+
+// lockdownArgs confine kustomize-controller: a Kustomization without
+// spec.serviceAccountName is applied as the namespace's "default"
+// ServiceAccount (which may do nothing) instead of the controller's own
+// cluster-admin, and kustomize bases may not be fetched from the network,
+// where nobody reviewed them. --no-cross-namespace-refs is deliberately not
+// set: every tenant's Kustomization refers to the shared GitRepository in
+// flux-system, which that flag forbids.
+func lockdownArgs() []string {
+	return []string{"--default-service-account=default", "--no-remote-bases=true"}
+}
+
+// BootstrapOptions say how to install Flux and the shared source.
+type BootstrapOptions struct {
+	// Version is the Flux version, recorded in the manifests' header; with
+	// no ManifestsDir it picks the release to download.
+	Version string
+	// Components are the Flux controllers to install.
+	Components []string
+	// ManifestsDir holds Flux's install manifests (one YAML per component,
+	// rbac.yaml, policies.yaml), for clusters that cannot reach GitHub.
+	// Empty means download the release's manifests.
+	ManifestsDir string
+	// NetworkPolicy installs Flux's network policies.
+	NetworkPolicy bool
+	// Lockdown confines kustomize-controller; see lockdownArgs.
+	Lockdown bool
+
+	GitURL      string
+	Branch      string
+	IgnorePaths []string
+	SourceName  string
+	Interval    time.Duration
+}
+
+// DefaultBootstrapOptions returns the demo's choices.
+func DefaultBootstrapOptions() BootstrapOptions {
+	return BootstrapOptions{
+		Version:       DefaultFluxVersion,
+		Components:    DefaultComponents(),
+		NetworkPolicy: true,
+		Branch:        DefaultBranch,
+		IgnorePaths:   DefaultIgnorePaths(),
+		SourceName:    DefaultSourceName,
+		Interval:      time.Minute,
+	}
+}
+
+// Validate checks the options and names the first bad value.
+func (o BootstrapOptions) Validate() error {
+	if !strings.HasPrefix(o.Version, "v") {
+		return fmt.Errorf("invalid --version %q: must be a Flux release like %s", o.Version, DefaultFluxVersion)
+	}
+	known := append(install.MakeDefaultOptions().Components, install.MakeDefaultOptions().ComponentsExtra...)
+	if len(o.Components) == 0 {
+		return fmt.Errorf("--components must name at least one of %s", strings.Join(known, ", "))
+	}
+	for _, c := range o.Components {
+		found := false
+		for _, k := range known {
+			found = found || c == k
+		}
+		if !found {
+			return fmt.Errorf("invalid component %q: must be one of %s", c, strings.Join(known, ", "))
+		}
+	}
+	if o.ManifestsDir != "" {
+		if st, err := os.Stat(o.ManifestsDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("invalid --manifests %q: not a directory of Flux install manifests", o.ManifestsDir)
+		}
+		for _, c := range o.Components {
+			if _, err := os.Stat(filepath.Join(o.ManifestsDir, c+".yaml")); err != nil {
+				return fmt.Errorf("invalid --manifests %q: it has no %s.yaml for component %s", o.ManifestsDir, c, c)
+			}
+		}
+	}
+	if o.GitURL == "" {
+		return fmt.Errorf("--git-url is required: the URL of the git repository holding the per-tenant template")
+	}
+	u, err := url.Parse(o.GitURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ssh") || u.Host == "" {
+		return fmt.Errorf("invalid --git-url %q: must be an http, https or ssh URL (for example https://github.com/org/repo)", o.GitURL)
+	}
+	if o.Branch == "" || strings.ContainsAny(o.Branch, " \n\t~^:?*[\\") {
+		return fmt.Errorf("invalid --branch %q: must be a git branch name", o.Branch)
+	}
+	for _, p := range o.IgnorePaths {
+		if strings.ContainsAny(p, "\n\r") {
+			return fmt.Errorf("invalid --ignore-paths entry %q: must not contain line breaks", p)
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(o.SourceName); len(errs) > 0 {
+		return fmt.Errorf("invalid source name %q: %s", o.SourceName, strings.Join(errs, "; "))
+	}
+	if o.Interval <= 0 {
+		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
+	}
+	return nil
+}
+
+// Bootstrap is what `kubectl tenant bootstrap` applies: Flux's install
+// manifests and the shared GitRepository.
+type Bootstrap struct {
+	Install       []*unstructured.Unstructured
+	GitRepository *sourcev1.GitRepository
+}
+
+// RenderBootstrap builds the Flux install manifests with flux's manifestgen
+// and the shared GitRepository. Without ManifestsDir it downloads the
+// release's manifests from GitHub, as `flux install` does.
+func RenderBootstrap(o BootstrapOptions) (*Bootstrap, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	installObjs, err := renderFluxInstall(o)
+	if err != nil {
+		return nil, err
+	}
+	var ignore *string
+	if len(o.IgnorePaths) > 0 {
+		joined := strings.Join(o.IgnorePaths, "\n")
+		ignore = &joined
+	}
+	return &Bootstrap{
+		Install: installObjs,
+		GitRepository: &sourcev1.GitRepository{
+			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.GitRepositoryKind},
+			ObjectMeta: metav1.ObjectMeta{Name: o.SourceName, Namespace: FluxNamespace},
+			Spec: sourcev1.GitRepositorySpec{
+				URL:       o.GitURL,
+				Interval:  metav1.Duration{Duration: o.Interval},
+				Reference: &sourcev1.GitRepositoryRef{Branch: o.Branch},
+				Ignore:    ignore,
+			},
+		},
+	}, nil
+}
+
+// Unstructured returns everything in apply order, the GitRepository last.
+func (b *Bootstrap) Unstructured() ([]*unstructured.Unstructured, error) {
+	repo, err := ToUnstructured(b.GitRepository)
+	if err != nil {
+		return nil, err
+	}
+	if err := unstructured.SetNestedField(repo.Object, ShortDuration(b.GitRepository.Spec.Interval.Duration), "spec", "interval"); err != nil {
+		return nil, err
+	}
+	return append(append([]*unstructured.Unstructured{}, b.Install...), repo), nil
+}
+
+func renderFluxInstall(o BootstrapOptions) ([]*unstructured.Unstructured, error) {
+	opts := install.MakeDefaultOptions()
+	opts.Version = o.Version
+	opts.Namespace = FluxNamespace
+	opts.Components = o.Components
+	opts.ComponentsExtra = nil
+	opts.WatchAllNamespaces = true
+	opts.NetworkPolicy = o.NetworkPolicy
+	opts.ManifestFile = FluxNamespace + ".yaml"
+
+	// manifestgen builds in the directory it is given and writes generated
+	// kustomize files there, so a local bundle is copied first, as the flux
+	// CLI does with its embedded manifests.
+	base := ""
+	if o.ManifestsDir != "" {
+		tmp, err := os.MkdirTemp("", "kubectl-tenant-flux-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := copyYAMLFiles(o.ManifestsDir, tmp); err != nil {
+			return nil, err
+		}
+		base = tmp
+	}
+	manifest, err := install.Generate(opts, base)
+	if err != nil {
+		return nil, fmt.Errorf("generating Flux %s install manifests: %w", o.Version, err)
+	}
+	objs, err := DecodeYAML([]byte(manifest.Content))
+	if err != nil {
+		return nil, fmt.Errorf("reading generated Flux manifests: %w", err)
+	}
+	for _, obj := range objs {
+		Clean(obj)
+		if o.Lockdown && obj.GetKind() == "Deployment" && obj.GetName() == "kustomize-controller" {
+			if err := addContainerArgs(obj, "manager", lockdownArgs()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return objs, nil
+}
+
+// addContainerArgs sets flags on a Deployment's container, replacing any
+// earlier value of the same flag.
+func addContainerArgs(deploy *unstructured.Unstructured, container string, args []string) error {
+	containers, _, err := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	if err != nil {
+		return err
+	}
+	for i, c := range containers {
+		cm, ok := c.(map[string]any)
+		if !ok || cm["name"] != container {
+			continue
+		}
+		existing, _, _ := unstructured.NestedStringSlice(cm, "args")
+		var kept []any
+		for _, a := range existing {
+			name, _, _ := strings.Cut(a, "=")
+			replaced := false
+			for _, n := range args {
+				newName, _, _ := strings.Cut(n, "=")
+				replaced = replaced || name == newName
+			}
+			if !replaced {
+				kept = append(kept, a)
+			}
+		}
+		for _, a := range args {
+			kept = append(kept, a)
+		}
+		cm["args"] = kept
+		containers[i] = cm
+		return unstructured.SetNestedSlice(deploy.Object, containers, "spec", "template", "spec", "containers")
+	}
+	return fmt.Errorf("deployment %s has no container %q to confine", deploy.GetName(), container)
+}
+
+func copyYAMLFiles(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/diff"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current render")
+
+func sampleOptions() TenantOptions {
+	o := DefaultTenantOptions()
+	o.Namespace = "foo"
+	o.Name = "sometenant"
+	return o
+}
+
+func renderYAML(t *testing.T, o TenantOptions) []byte {
+	t.Helper()
+	tenant, err := RenderTenant(o)
+	if err != nil {
+		t.Fatalf("RenderTenant: %v", err)
+	}
+	objs, err := tenant.Unstructured()
+	if err != nil {
+		t.Fatalf("Unstructured: %v", err)
+	}
+	out, err := EncodeYAML(objs)
+	if err != nil {
+		t.Fatalf("EncodeYAML: %v", err)
+	}
+	return out
+}
+
+// assertGolden compares got with testdata/name, or rewrites the file with
+// -update, as flux's manifestgen tests do.
+func assertGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test ./pkg/render -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("render differs from %s (run with -update if the change is intended):\n%s", path, diff.Diff(string(want), string(got)))
+	}
+}
+
+func TestRenderTenantGolden(t *testing.T) {
+	withVars := sampleOptions()
+	withVars.Vars = map[string]string{"REGION": "eu-west-1", "TIER": "gold"}
+	confined := sampleOptions()
+	confined.Confine = true
+	custom := sampleOptions()
+	custom.LabelKey = "example.com/tenant"
+	custom.ClusterRole = "admin"
+	custom.KustomizationName = "apps"
+	custom.Source = SourceRef{Kind: "OCIRepository", Name: "tenants", Namespace: "infra"}
+	custom.Path = "./tenants/base"
+	custom.Interval = time.Hour
+
+	for name, o := range map[string]TenantOptions{
+		"tenant-foo-sometenant.yaml": sampleOptions(),
+		"tenant-vars.yaml":           withVars,
+		"tenant-confined.yaml":       confined,
+		"tenant-custom.yaml":         custom,
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertGolden(t, name, renderYAML(t, o))
+		})
+	}
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	o := sampleOptions()
+	o.Vars = map[string]string{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5"}
+	first := renderYAML(t, o)
+	for i := 0; i < 20; i++ {
+		if got := renderYAML(t, o); !bytes.Equal(got, first) {
+			t.Fatalf("render %d differs from the first:\n%s", i, diff.Diff(string(first), string(got)))
+		}
+	}
+}
+
+// TestRenderMatchesSeedSampleManifests holds the render to the demo README's
+// sample manifests. The differences below are deliberate, each for a reason;
+// anything else that differs fails the test.
+func TestRenderMatchesSeedSampleManifests(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed-sample-foo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README writes the ServiceAccount and RoleBinding for a namespace
+	// called "tenant-namespace"; for tenant foo they are named after foo.
+	data = bytes.ReplaceAll(data, []byte("tenant-namespace"), []byte("foo"))
+	seed, err := DecodeYAML(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seed) != 5 {
+		t.Fatalf("seed sample has %d documents, want 5", len(seed))
+	}
+	for _, obj := range seed {
+		switch obj.GetKind() {
+		case "Namespace":
+			// kubectl create namespace prints an empty spec; it means nothing
+			// and server-side apply would own it.
+			unstructured.RemoveNestedField(obj.Object, "spec")
+			// ctrl.py labelled the namespace for flux's tenant model too.
+			labels := obj.GetLabels()
+			labels[FluxTenantLabelKey] = "foo"
+			obj.SetLabels(labels)
+		case "Kustomization":
+			// v1beta2 is no longer served; v1 is the same schema here.
+			if obj.GetAPIVersion() != "kustomize.toolkit.fluxcd.io/v1beta2" {
+				t.Fatalf("seed Kustomization apiVersion = %s", obj.GetAPIVersion())
+			}
+			obj.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+			// force: false and optional: false are the API defaults, which
+			// the v1 types omit.
+			unstructured.RemoveNestedField(obj.Object, "spec", "force")
+			refs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "postBuild", "substituteFrom")
+			for _, r := range refs {
+				delete(r.(map[string]any), "optional")
+			}
+			if err := unstructured.SetNestedSlice(obj.Object, refs, "spec", "postBuild", "substituteFrom"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	tenant, err := RenderTenant(sampleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := tenant.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rendered) != len(seed) {
+		t.Fatalf("rendered %d objects, seed has %d", len(rendered), len(seed))
+	}
+	for i := range seed {
+		// Round-trip the render through YAML so both sides hold the same Go
+		// types (int64 against float64 and the like).
+		got, err := EncodeYAML(rendered[i : i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotObjs, err := DecodeYAML(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equality.Semantic.DeepEqual(seed[i].Object, gotObjs[0].Object) {
+			want, _ := EncodeYAML(seed[i : i+1])
+			t.Errorf("object %d (%s) differs from the seed sample:\n%s", i, seed[i].GetKind(), diff.Diff(string(want), string(got)))
+		}
+	}
+}
+
+func TestConfineSetsServiceAccount(t *testing.T) {
+	o := sampleOptions()
+	o.Confine = true
+	tenant, err := RenderTenant(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tenant.Kustomization.Spec.ServiceAccountName; got != "foo" {
+		t.Errorf("serviceAccountName = %q, want the tenant's ServiceAccount foo", got)
+	}
+	plain, err := RenderTenant(sampleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.Kustomization.Spec.ServiceAccountName; got != "" {
+		t.Errorf("serviceAccountName = %q without Confine, want empty (the demo's default mode)", got)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute:                 "5m",
+		10 * time.Minute:                "10m",
+		time.Hour:                       "1h",
+		90 * time.Minute:                "1h30m",
+		30 * time.Second:                "30s",
+		time.Minute + 30*time.Second:    "1m30s",
+		10*time.Hour + 10*time.Second:   "10h0m10s",
+		1500 * time.Millisecond:         "1.5s",
+		2*time.Hour + 20*time.Minute:    "2h20m",
+		100*time.Hour + 0*time.Minute:   "100h",
+		time.Hour + time.Minute:         "1h1m",
+		20*time.Minute + 0*time.Second:  "20m",
+		20*time.Minute + 10*time.Second: "20m10s",
+	} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
+		if parsed, err := time.ParseDuration(ShortDuration(d)); err != nil || parsed != d {
+			t.Errorf("ShortDuration(%v) does not parse back: %v, %v", d, parsed, err)
+		}
+	}
+}
+
+func TestEncodeYAMLIsCleanForGit(t *testing.T) {
+	out := string(renderYAML(t, sampleOptions()))
+	for _, unwanted := range []string{"status:", "creationTimestamp", "spec: {}", "resourceVersion", "null"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("rendered YAML contains %q:\n%s", unwanted, out)
+		}
+	}
+	if n := strings.Count(out, "\n---\n"); n != 4 {
+		t.Errorf("want 4 document separators between 5 objects, got %d", n)
+	}
+	if strings.HasPrefix(out, "---") || strings.HasSuffix(out, "---\n") {
+		t.Errorf("separators belong between documents only")
+	}
+}

@@ -1,0 +1,216 @@
+// Package render turns typed tenant and bootstrap options into Kubernetes
+// objects. It is pure: it imports no cobra and no client, and the same options
+// always give the same objects, so its output can be committed to git and
+// compared byte for byte.
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+const (
+	// DefaultTenantLabelKey is the demo's label key, kept so that tenants the
+	// demo created are found and managed.
+	DefaultTenantLabelKey = "flux-multitenant-demo.ringerc.github.com/tenant-name"
+	// FluxTenantLabelKey is the label `flux create tenant` puts on its objects.
+	FluxTenantLabelKey = "toolkit.fluxcd.io/tenant"
+	// NamespaceNameLabelKey is set by the API server on every namespace; the
+	// demo's sample manifests carry it, and rendering it keeps the printed
+	// YAML equal to what the cluster holds.
+	NamespaceNameLabelKey = "kubernetes.io/metadata.name"
+
+	TenantVarsConfigMapName  = "tenant-vars"
+	PerTenantSubstVar        = "PER_TENANT_SUBST"
+	SubstLiteralVar          = "SUBST_LITERAL"
+	DefaultKustomizationName = "dummy"
+	DefaultClusterRole       = "cluster-admin"
+	DefaultPath              = "./kustomizations/per-tenant"
+	DefaultInterval          = 5 * time.Minute
+	DefaultSource            = "GitRepository/default.flux-system"
+)
+
+// TenantOptions says everything that varies between tenants. Build it with
+// DefaultTenantOptions and override what the user set.
+type TenantOptions struct {
+	// Namespace is the tenant's namespace, a DNS-1123 label.
+	Namespace string
+	// Name is the tenant's name, stored as a label value.
+	Name string
+	// LabelKey is the label key whose value is the tenant name.
+	LabelKey string
+	// Vars are extra post-build substitution variables put in the
+	// tenant-vars ConfigMap beside PER_TENANT_SUBST.
+	Vars map[string]string
+	// ClusterRole is bound in the tenant namespace to the reconciler.
+	ClusterRole string
+	// KustomizationName names the Flux Kustomization in the namespace.
+	KustomizationName string
+	// Source is the Flux source the Kustomization builds from.
+	Source SourceRef
+	// Path is the path inside the source to the per-tenant template.
+	Path string
+	// Interval is the Kustomization's reconcile interval.
+	Interval time.Duration
+	// Confine makes kustomize-controller impersonate the tenant's
+	// ServiceAccount, so the RoleBinding (and nothing else) bounds what the
+	// tenant's manifests may change.
+	Confine bool
+}
+
+// DefaultTenantOptions returns the demo's defaults for everything but the
+// namespace and name.
+func DefaultTenantOptions() TenantOptions {
+	return TenantOptions{
+		LabelKey:          DefaultTenantLabelKey,
+		ClusterRole:       DefaultClusterRole,
+		KustomizationName: DefaultKustomizationName,
+		Source:            SourceRef{Kind: "GitRepository", Name: "default", Namespace: "flux-system"},
+		Path:              DefaultPath,
+		Interval:          DefaultInterval,
+	}
+}
+
+// Tenant holds the objects of one tenant, typed, in the order they must be
+// applied: the namespace first, so the rest has somewhere to live, and the
+// Kustomization last, so that Flux never reconciles before its variables and
+// its service account exist.
+type Tenant struct {
+	Namespace      *corev1.Namespace
+	ConfigMap      *corev1.ConfigMap
+	ServiceAccount *corev1.ServiceAccount
+	RoleBinding    *rbacv1.RoleBinding
+	Kustomization  *kustomizev1.Kustomization
+}
+
+// RenderTenant validates the options and builds the tenant's objects.
+func RenderTenant(o TenantOptions) (*Tenant, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	ns := o.Namespace
+	// flux create tenant labels the namespace, service account and role
+	// binding alike; the tenant-name label goes on the namespace only, which
+	// is what list and delete select on.
+	fluxLabels := func() map[string]string { return map[string]string{FluxTenantLabelKey: ns} }
+
+	data := make(map[string]string, len(o.Vars)+1)
+	for k, v := range o.Vars {
+		data[k] = v
+	}
+	data[PerTenantSubstVar] = fmt.Sprintf("This tenant name is %q", o.Name)
+
+	t := &Tenant{
+		Namespace: &corev1.Namespace{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: ns,
+				Labels: map[string]string{
+					NamespaceNameLabelKey: ns,
+					o.LabelKey:            o.Name,
+					FluxTenantLabelKey:    ns,
+				},
+			},
+		},
+		ConfigMap: &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: TenantVarsConfigMapName, Namespace: ns},
+			Data:       data,
+		},
+		ServiceAccount: &corev1.ServiceAccount{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns, Labels: fluxLabels()},
+		},
+		RoleBinding: &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: ns + "-reconciler", Namespace: ns, Labels: fluxLabels()},
+			RoleRef: rbacv1.RoleRef{
+				APIGroup: rbacv1.GroupName,
+				Kind:     "ClusterRole",
+				Name:     o.ClusterRole,
+			},
+			Subjects: []rbacv1.Subject{
+				{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "gotk:" + ns + ":reconciler"},
+				{Kind: rbacv1.ServiceAccountKind, Name: ns, Namespace: ns},
+			},
+		},
+		Kustomization: &kustomizev1.Kustomization{
+			TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+			ObjectMeta: metav1.ObjectMeta{Name: o.KustomizationName, Namespace: ns},
+			Spec: kustomizev1.KustomizationSpec{
+				Interval: metav1.Duration{Duration: o.Interval},
+				Path:     o.Path,
+				Prune:    true,
+				SourceRef: kustomizev1.CrossNamespaceSourceReference{
+					Kind:      o.Source.Kind,
+					Name:      o.Source.Name,
+					Namespace: o.Source.Namespace,
+				},
+				TargetNamespace: ns,
+				PostBuild: &kustomizev1.PostBuild{
+					Substitute: map[string]string{SubstLiteralVar: o.Name},
+					SubstituteFrom: []kustomizev1.SubstituteReference{
+						{Kind: "ConfigMap", Name: TenantVarsConfigMapName},
+					},
+				},
+			},
+		},
+	}
+	if o.Confine {
+		t.Kustomization.Spec.ServiceAccountName = t.ServiceAccount.Name
+	}
+	return t, nil
+}
+
+// Unstructured returns the tenant's objects in apply order, cleaned for
+// server-side apply and for git.
+func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
+	typed := []any{t.Namespace, t.ConfigMap, t.ServiceAccount, t.RoleBinding, t.Kustomization}
+	out := make([]*unstructured.Unstructured, 0, len(typed))
+	for _, obj := range typed {
+		u, err := ToUnstructured(obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	// metav1.Duration prints 5m as "5m0s"; people, the demo and flux's docs
+	// write "5m", and the printed YAML is meant to be committed and read.
+	ks := out[len(out)-1]
+	if err := unstructured.SetNestedField(ks.Object, ShortDuration(t.Kustomization.Spec.Interval.Duration), "spec", "interval"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ShortDuration formats d as Go does, without the zero minutes and seconds
+// units that time.Duration.String keeps: 5m0s becomes 5m, 1h0m0s becomes 1h.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// SortedKeys returns the keys of m in order; used wherever a map's order
+// would otherwise leak into output or error messages.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,192 @@
+package render
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// reservedNamespaces are never a tenant's: adding a tenant there would hand
+// the cluster's own namespaces to a tenant, and deleting one would break the
+// cluster or Flux.
+var reservedNamespaces = map[string]bool{
+	"default":         true,
+	"kube-system":     true,
+	"kube-public":     true,
+	"kube-node-lease": true,
+	"flux-system":     true,
+}
+
+// IsReservedNamespace reports whether ns belongs to the cluster or to Flux.
+func IsReservedNamespace(ns string) bool { return reservedNamespaces[ns] }
+
+// ReservedNamespaces lists them, sorted, for error messages and docs.
+func ReservedNamespaces() []string { return SortedKeys(reservedNamespaces) }
+
+// substitutionVarName is the rule kustomize-controller applies to
+// post-build variable names (fluxcd/pkg/kustomize varsubst).
+var substitutionVarName = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
+
+// sourceKinds are the kinds a Flux v1 Kustomization may take as sourceRef.
+var sourceKinds = []string{"GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"}
+
+// ValidateNamespaceName checks a tenant namespace name.
+func ValidateNamespaceName(ns string) error {
+	if ns == "" {
+		return fmt.Errorf("tenant namespace must not be empty")
+	}
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return fmt.Errorf("invalid tenant namespace %q: %s", ns, strings.Join(errs, "; "))
+	}
+	if IsReservedNamespace(ns) {
+		return fmt.Errorf("namespace %q is reserved and cannot be a tenant namespace (reserved: %s)", ns, strings.Join(ReservedNamespaces(), ", "))
+	}
+	return nil
+}
+
+// ValidateTenantName checks a tenant name. It is a label value, which also
+// keeps quotes, spaces and "${" out of the shell line the template
+// substitutes it into.
+func ValidateTenantName(name string) error {
+	if name == "" {
+		return fmt.Errorf("tenant name must not be empty")
+	}
+	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
+		return fmt.Errorf("invalid tenant name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ValidateLabelKey checks the key of the tenant-name label.
+func ValidateLabelKey(key string) error {
+	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+		return fmt.Errorf("invalid tenant label key %q: %s", key, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Validate checks every option and names the first bad value and its rule.
+func (o TenantOptions) Validate() error {
+	if err := ValidateNamespaceName(o.Namespace); err != nil {
+		return err
+	}
+	if err := ValidateTenantName(o.Name); err != nil {
+		return err
+	}
+	if err := ValidateLabelKey(o.LabelKey); err != nil {
+		return err
+	}
+	if o.LabelKey == FluxTenantLabelKey || o.LabelKey == NamespaceNameLabelKey {
+		return fmt.Errorf("invalid tenant label key %q: it is set to the namespace name, so it cannot hold the tenant name", o.LabelKey)
+	}
+	for _, k := range SortedKeys(o.Vars) {
+		if err := validateVar(k, o.Vars[k]); err != nil {
+			return err
+		}
+	}
+	if o.ClusterRole == "" {
+		return fmt.Errorf("cluster role must not be empty")
+	}
+	if errs := validation.IsDNS1123Subdomain(strings.ReplaceAll(o.ClusterRole, ":", "-")); len(errs) > 0 {
+		return fmt.Errorf("invalid cluster role %q: %s", o.ClusterRole, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
+		return fmt.Errorf("invalid kustomization name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	}
+	if err := o.Source.Validate(); err != nil {
+		return err
+	}
+	if o.Path == "" || strings.ContainsAny(o.Path, "\n\r\x00") {
+		return fmt.Errorf("invalid path %q: must be a non-empty path inside the source", o.Path)
+	}
+	if o.Interval <= 0 {
+		return fmt.Errorf("invalid interval %s: must be greater than zero", o.Interval)
+	}
+	return nil
+}
+
+func validateVar(key, value string) error {
+	if !substitutionVarName.MatchString(key) {
+		return fmt.Errorf("invalid variable name %q: must match %s (letters, digits and underscores, not starting with a digit)", key, substitutionVarName)
+	}
+	if key == PerTenantSubstVar || key == SubstLiteralVar {
+		return fmt.Errorf("invalid variable name %q: it is set by kubectl tenant from the tenant name", key)
+	}
+	// Flux substitutes into the YAML text of the template: a line break could
+	// add fields, and "${" would be substituted again.
+	if strings.ContainsAny(value, "\n\r\x00") || strings.Contains(value, "${") {
+		return fmt.Errorf("invalid value for variable %s: must not contain line breaks, NUL or \"${\"", key)
+	}
+	return nil
+}
+
+// ParseVar splits a KEY=VALUE flag value and checks both sides.
+func ParseVar(s string) (key, value string, err error) {
+	key, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", fmt.Errorf("invalid --var %q: must be KEY=VALUE", s)
+	}
+	if err := validateVar(key, value); err != nil {
+		return "", "", err
+	}
+	return key, value, nil
+}
+
+// SourceRef names the Flux source a tenant's Kustomization builds from.
+type SourceRef struct {
+	Kind      string
+	Name      string
+	Namespace string
+}
+
+// ParseSourceRef reads flux's `<kind>/<name>.<namespace>` form, as in
+// `flux create kustomization --source`. The namespace may be left out (the
+// source is then in the tenant's namespace) and so may the kind
+// (GitRepository).
+func ParseSourceRef(s string) (SourceRef, error) {
+	ref := SourceRef{Kind: "GitRepository"}
+	rest := s
+	if kind, name, ok := strings.Cut(s, "/"); ok {
+		ref.Kind, rest = kind, name
+	}
+	// A namespace is a DNS label and has no dots, so the last dot splits.
+	if i := strings.LastIndex(rest, "."); i >= 0 {
+		ref.Name, ref.Namespace = rest[:i], rest[i+1:]
+	} else {
+		ref.Name = rest
+	}
+	if err := ref.Validate(); err != nil {
+		return SourceRef{}, fmt.Errorf("invalid --source %q: %w", s, err)
+	}
+	return ref, nil
+}
+
+// Validate checks the kind, name and namespace.
+func (r SourceRef) Validate() error {
+	known := false
+	for _, k := range sourceKinds {
+		known = known || r.Kind == k
+	}
+	if !known {
+		return fmt.Errorf("source kind %q is not one of %s (form: <kind>/<name>.<namespace>)", r.Kind, strings.Join(sourceKinds, ", "))
+	}
+	if errs := validation.IsDNS1123Subdomain(r.Name); len(errs) > 0 {
+		return fmt.Errorf("source name %q: %s", r.Name, strings.Join(errs, "; "))
+	}
+	if r.Namespace != "" {
+		if errs := validation.IsDNS1123Label(r.Namespace); len(errs) > 0 {
+			return fmt.Errorf("source namespace %q: %s", r.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// String gives the flag form back.
+func (r SourceRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Name + "." + r.Namespace
+}
