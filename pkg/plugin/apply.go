@@ -1,0 +1,124 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+)
+
+var namespaceGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
+
+// tenantRESTMapper knows the five kinds a tenant is made of, so that adding a
+// tenant needs no API discovery at all.
+func tenantRESTMapper() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
+	m.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), meta.RESTScopeNamespace)
+	m.Add(corev1.SchemeGroupVersion.WithKind("ServiceAccount"), meta.RESTScopeNamespace)
+	m.Add(rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), meta.RESTScopeNamespace)
+	m.Add(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), meta.RESTScopeNamespace)
+	return m
+}
+
+// applier server-side applies objects one at a time, in the order given.
+type applier struct {
+	client         dynamic.Interface
+	mapper         meta.RESTMapper
+	dryRun         DryRunStrategy
+	forceConflicts bool
+}
+
+func (a *applier) resourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return a.client.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+	}
+	return a.client.Resource(mapping.Resource), nil
+}
+
+// apply sends obj as a server-side apply patch and returns what the server
+// holds (or, with --dry-run=server, would hold) afterwards.
+func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	resource, err := a.resourceFor(obj)
+	if err != nil {
+		return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: a.forceConflicts}
+	if a.dryRun == DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	applied, err := resource.Apply(ctx, obj.GetName(), obj, opts)
+	if err != nil {
+		return nil, applyError(obj, err)
+	}
+	return applied, nil
+}
+
+func applyError(obj *unstructured.Unstructured, err error) error {
+	switch {
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("applying %s: %w (another field manager owns these fields; re-run with --force-conflicts to take them over)", describe(obj), err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("applying %s: %w (your credentials lack this permission; ask a cluster admin or use --context/--kubeconfig for one that has it)", describe(obj), err)
+	default:
+		return fmt.Errorf("applying %s: %w", describe(obj), err)
+	}
+}
+
+// describe names an object the way kubectl's messages do: Kind namespace/name.
+func describe(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, obj.GetName())
+	}
+	return fmt.Sprintf("%s %s", obj.GetKind(), obj.GetName())
+}
+
+// isMissingNamespace reports whether err says obj's namespace does not exist.
+func isMissingNamespace(err error, namespace string) bool {
+	if !apierrors.IsNotFound(err) {
+		return false
+	}
+	status, ok := err.(apierrors.APIStatus)
+	if !ok || status.Status().Details == nil {
+		return false
+	}
+	d := status.Status().Details
+	return d.Kind == "namespaces" && d.Name == namespace
+}
+
+// groupVersionServed asks the API server, in one request, whether it serves
+// the resource in gv; a 404 means the CRD is not installed.
+func groupVersionServed(c clientGetter, gv schema.GroupVersion, resource string) (bool, error) {
+	list, err := c.ServerResourcesForGroupVersion(gv.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Name == resource {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// clientGetter is the part of the discovery client groupVersionServed uses.
+type clientGetter interface {
+	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
+}

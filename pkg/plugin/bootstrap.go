@@ -1,0 +1,243 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+const bootstrapExample = `  # Install Flux and point the shared source at this checkout's origin
+  kubectl tenant bootstrap
+
+  # On an air-gapped cluster, from a local copy of Flux's install manifests
+  kubectl tenant bootstrap --manifests ./flux/v2.9.5 --git-url https://git.example.com/platform/tenants
+
+  # Confine tenants: kustomize-controller impersonates a ServiceAccount for every apply
+  kubectl tenant bootstrap --lockdown
+
+  # Print everything for git instead of applying
+  kubectl tenant bootstrap --dry-run=client -o yaml`
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// BootstrapOptions are the inputs of `kubectl tenant bootstrap`.
+type BootstrapOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	printFlags  *printFlags
+	genericiooptions.IOStreams
+
+	Bootstrap      render.BootstrapOptions
+	DryRun         DryRunStrategy
+	ForceConflicts bool
+	Timeout        time.Duration
+
+	gitURLLookupErr error
+	objects         []*unstructured.Unstructured
+	printer         printers.ResourcePrinter
+}
+
+// NewCmdBootstrap builds `kubectl tenant bootstrap`.
+func NewCmdBootstrap(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &BootstrapOptions{
+		configFlags: configFlags,
+		printFlags:  newPrintFlags("serverside-applied"),
+		IOStreams:   streams,
+		Bootstrap:   render.DefaultBootstrapOptions(),
+		Timeout:     2 * time.Minute,
+	}
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Install Flux watching all namespaces, and the shared GitRepository",
+		Long: `Install Flux's controllers into flux-system, watching all namespaces, and the
+GitRepository "default" that every tenant's Kustomization builds from.
+
+The manifests come from Flux's own generator (as "flux install" makes them) and are
+server-side applied: CRDs and the namespace first, then, once the CRDs are
+established, the controllers, and the GitRepository last. Running it again changes
+nothing.`,
+		Example: bootstrapExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	b := &o.Bootstrap
+	f.StringVar(&b.Version, "version", b.Version, "Flux version to install")
+	f.StringSliceVar(&b.Components, "components", b.Components, "Flux controllers to install")
+	f.StringVar(&b.ManifestsDir, "manifests", "", "Directory of Flux install manifests to use instead of downloading them (air-gapped clusters)")
+	f.BoolVar(&b.NetworkPolicy, "network-policy", b.NetworkPolicy, "Install Flux's network policies")
+	f.BoolVar(&b.Lockdown, "lockdown", false, "Run kustomize-controller with --default-service-account=default and --no-remote-bases, so tenants are confined to their RBAC")
+	f.StringVar(&b.GitURL, "git-url", "", "URL of the git repository holding the per-tenant template (default: git remote get-url origin)")
+	f.StringVar(&b.Branch, "branch", b.Branch, "Branch of the git repository")
+	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Paths in the repository Flux leaves out of the artifact")
+	f.DurationVar(&b.Interval, "interval", b.Interval, "How often Flux fetches the repository")
+	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
+	addDryRunFlag(cmd, &o.DryRun)
+	o.printFlags.AddFlags(cmd)
+	return cmd
+}
+
+// Complete fills in the git URL from the current checkout, as the demo
+// meant to.
+func (o *BootstrapOptions) Complete() error {
+	if o.Bootstrap.GitURL == "" {
+		out, err := exec.Command("git", "remote", "get-url", "origin").Output()
+		if err != nil {
+			o.gitURLLookupErr = err
+		} else {
+			o.Bootstrap.GitURL = strings.TrimSpace(string(out))
+		}
+	}
+	printer, err := o.printFlags.toPrinter(o.DryRun)
+	if err != nil {
+		return err
+	}
+	o.printer = printer
+	return nil
+}
+
+// Validate renders everything, so that no bad value reaches the cluster.
+func (o *BootstrapOptions) Validate() error {
+	if o.Bootstrap.GitURL == "" && o.gitURLLookupErr != nil {
+		return fmt.Errorf("--git-url is required: \"git remote get-url origin\" found none here (%v)", o.gitURLLookupErr)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
+	}
+	b, err := render.RenderBootstrap(o.Bootstrap)
+	if err != nil {
+		return err
+	}
+	objs, err := b.Unstructured()
+	if err != nil {
+		return err
+	}
+	o.objects = objs
+	return nil
+}
+
+// Run applies the CRDs and namespace, waits for the CRDs, then applies the
+// rest.
+func (o *BootstrapOptions) Run(ctx context.Context) error {
+	if o.DryRun == DryRunClient {
+		for _, obj := range o.objects {
+			if err := o.printer.PrintObj(obj, o.Out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c, err := newClients(o.configFlags, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.discovery))
+	a := &applier{client: c.dynamic, mapper: mapper, dryRun: o.DryRun, forceConflicts: o.ForceConflicts}
+
+	var first, rest []*unstructured.Unstructured
+	var crds []string
+	for _, obj := range o.objects {
+		switch obj.GetKind() {
+		case "CustomResourceDefinition":
+			crds = append(crds, obj.GetName())
+			first = append(first, obj)
+		case "Namespace":
+			first = append(first, obj)
+		default:
+			rest = append(rest, obj)
+		}
+	}
+	if err := o.applyAll(ctx, a, first); err != nil {
+		return err
+	}
+	if o.DryRun == DryRunNone {
+		if err := o.waitEstablished(ctx, c, crds); err != nil {
+			return err
+		}
+	}
+	// The CRDs just applied are new kinds to discovery.
+	mapper.Reset()
+	if err := o.applyAll(ctx, a, rest); err != nil {
+		return err
+	}
+	if o.printFlags.humanOutput() && o.DryRun == DryRunNone {
+		fmt.Fprintf(o.Out, "Flux %s installed in %s, watching all namespaces; GitRepository %s/%s follows %s (branch %s).\n",
+			o.Bootstrap.Version, render.FluxNamespace, render.FluxNamespace, o.Bootstrap.SourceName, o.Bootstrap.GitURL, o.Bootstrap.Branch)
+	}
+	return nil
+}
+
+func (o *BootstrapOptions) applyAll(ctx context.Context, a *applier, objs []*unstructured.Unstructured) error {
+	warned := false
+	for _, obj := range objs {
+		applied, err := a.apply(ctx, obj)
+		if err != nil && o.DryRun == DryRunServer && (meta.IsNoMatchError(err) || isMissingNamespace(err, obj.GetNamespace())) {
+			// A server dry run creates neither the CRDs nor the namespace,
+			// so what depends on them can only be shown as rendered.
+			if !warned {
+				fmt.Fprintf(o.ErrOut, "Warning: the server could not check objects that need CRDs or namespaces this dry run did not create; they are printed as rendered\n")
+				warned = true
+			}
+			applied, err = obj, nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := o.printer.PrintObj(applied, o.Out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitEstablished waits until the API server serves every CRD, so that the
+// objects of those kinds can be applied.
+func (o *BootstrapOptions) waitEstablished(ctx context.Context, c *clients, names []string) error {
+	for _, name := range names {
+		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
+			crd, err := c.dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			conditions, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			for _, cond := range conditions {
+				if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
+		}
+	}
+	return nil
+}

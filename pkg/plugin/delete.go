@@ -1,0 +1,228 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+const deleteExample = `  # Delete the tenant in namespace foo
+  kubectl tenant delete --tenant-namespace foo
+
+  # Delete tenant "sometenant" wherever it lives, and wait until it is gone
+  kubectl tenant delete --tenant-name sometenant --wait
+
+  # Show what would be deleted
+  kubectl tenant delete --tenant-name sometenant --dry-run=server`
+
+// DeleteOptions are the inputs of `kubectl tenant delete`.
+type DeleteOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	printFlags  *printFlags
+	genericiooptions.IOStreams
+
+	Namespace string
+	Name      string
+	LabelKey  string
+	DryRun    DryRunStrategy
+	Wait      bool
+	Timeout   time.Duration
+
+	printer printers.ResourcePrinter
+}
+
+// NewCmdDelete builds `kubectl tenant delete`.
+func NewCmdDelete(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DeleteOptions{
+		configFlags: configFlags,
+		printFlags:  newPrintFlags("deleted"),
+		IOStreams:   streams,
+		LabelKey:    render.DefaultTenantLabelKey,
+		Timeout:     5 * time.Minute,
+	}
+	cmd := &cobra.Command{
+		Use:   "delete (--tenant-namespace NAMESPACE | --tenant-name NAME)",
+		Short: "Delete a tenant's namespace and everything in it",
+		Long: `Delete a tenant: its namespace, and with it the tenant's ConfigMap, RBAC, Flux
+Kustomization and everything Flux deployed there.
+
+Only namespaces that carry the tenant label are deleted. A tenant name that matches
+several namespaces is refused, and so is any namespace of the cluster or of Flux.`,
+		Example: deleteExample,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")
+	f.StringVar(&o.Name, "tenant-name", "", "Name of the tenant to delete")
+	f.StringVar(&o.LabelKey, "tenant-label", o.LabelKey, "Label key on the namespace whose value is the tenant name")
+	f.BoolVar(&o.Wait, "wait", false, "Wait until the namespace is gone")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
+	addDryRunFlag(cmd, &o.DryRun)
+	o.printFlags.AddFlags(cmd)
+	return cmd
+}
+
+// Complete takes a positional namespace, as "kubectl delete namespace NS" does.
+func (o *DeleteOptions) Complete(args []string) error {
+	if len(args) == 1 {
+		if o.Namespace != "" {
+			return fmt.Errorf("unexpected argument %q: --tenant-namespace is already %q", args[0], o.Namespace)
+		}
+		o.Namespace = args[0]
+	}
+	printer, err := o.printFlags.toPrinter(o.DryRun)
+	if err != nil {
+		return err
+	}
+	o.printer = printer
+	return nil
+}
+
+// Validate checks the selection before anything is sent to the cluster.
+func (o *DeleteOptions) Validate() error {
+	if o.Namespace == "" && o.Name == "" {
+		return fmt.Errorf("give --tenant-namespace, --tenant-name or both")
+	}
+	if o.Namespace != "" {
+		if err := render.ValidateNamespaceName(o.Namespace); err != nil {
+			return err
+		}
+	}
+	if o.Name != "" {
+		if err := render.ValidateTenantName(o.Name); err != nil {
+			return err
+		}
+	}
+	if err := render.ValidateLabelKey(o.LabelKey); err != nil {
+		return err
+	}
+	if o.Wait && o.DryRun != DryRunNone {
+		return fmt.Errorf("--wait cannot be combined with --dry-run=%s: nothing is deleted to wait for", o.DryRun)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
+	}
+	return nil
+}
+
+// Run finds the one matching tenant namespace and deletes it.
+func (o *DeleteOptions) Run(ctx context.Context) error {
+	c, err := newClients(o.configFlags, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	ns, err := o.findTenant(ctx, c)
+	if err != nil {
+		return err
+	}
+	if o.DryRun == DryRunClient {
+		return o.printer.PrintObj(ns, o.Out)
+	}
+	uid := ns.GetUID()
+	opts := metav1.DeleteOptions{
+		// Between the look-up and the delete the namespace may have been
+		// deleted and made again by someone else, maybe without the label.
+		Preconditions: &metav1.Preconditions{UID: &uid},
+	}
+	if o.DryRun == DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	if err := c.dynamic.Resource(namespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil {
+		return fmt.Errorf("deleting namespace %q: %w", ns.GetName(), err)
+	}
+	if err := o.printer.PrintObj(ns, o.Out); err != nil {
+		return err
+	}
+	if o.Wait {
+		return o.waitUntilGone(ctx, c, ns.GetName())
+	}
+	return nil
+}
+
+// findTenant returns the single tenant namespace the flags select, or says
+// why there is none to delete.
+func (o *DeleteOptions) findTenant(ctx context.Context, c *clients) (*unstructured.Unstructured, error) {
+	if o.Namespace != "" {
+		ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, o.Namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("tenant not found: namespace %q does not exist", o.Namespace)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading namespace %q: %w", o.Namespace, err)
+		}
+		owner, labelled := ns.GetLabels()[o.LabelKey]
+		if !labelled {
+			return nil, fmt.Errorf("namespace %q is not a tenant namespace (no %s label); refusing to delete it", o.Namespace, o.LabelKey)
+		}
+		if o.Name != "" && owner != o.Name {
+			return nil, fmt.Errorf("tenant not found: namespace %q belongs to tenant %q, not %q", o.Namespace, owner, o.Name)
+		}
+		return ns, nil
+	}
+
+	req, err := labels.NewRequirement(o.LabelKey, selection.Equals, []string{o.Name})
+	if err != nil {
+		return nil, fmt.Errorf("invalid tenant selector: %w", err)
+	}
+	list, err := c.dynamic.Resource(namespaceGVR).List(ctx, metav1.ListOptions{LabelSelector: labels.NewSelector().Add(*req).String()})
+	if err != nil {
+		return nil, fmt.Errorf("listing tenant namespaces: %w", err)
+	}
+	var matches []*unstructured.Unstructured
+	for i := range list.Items {
+		// The label selector already did this; checking again keeps the
+		// guarantee local rather than trusting every server and proxy.
+		if list.Items[i].GetLabels()[o.LabelKey] == o.Name && !render.IsReservedNamespace(list.Items[i].GetName()) {
+			matches = append(matches, &list.Items[i])
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.LabelKey, o.Name)
+	case 1:
+		return matches[0], nil
+	default:
+		names := make([]string, len(matches))
+		for i, m := range matches {
+			names[i] = m.GetName()
+		}
+		return nil, fmt.Errorf("tenant %q matches %d namespaces (%s); refusing to delete more than one, give --tenant-namespace", o.Name, len(matches), strings.Join(names, ", "))
+	}
+}
+
+func (o *DeleteOptions) waitUntilGone(ctx context.Context, c *clients, name string) error {
+	err := wait.PollUntilContextTimeout(ctx, waitPollInterval, o.Timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := c.dynamic.Resource(namespaceGVR).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for namespace %q to be deleted: %w (its finalizers may be stuck; see kubectl get namespace %s -o yaml)", name, err, name)
+	}
+	return nil
+}

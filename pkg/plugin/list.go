@@ -1,0 +1,251 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/dynamic"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+const listExample = `  # List tenants with the state of their Flux Kustomization
+  kubectl tenant list
+
+  # More columns: Kustomization, revision, suspended, age
+  kubectl tenant list -o wide
+
+  # Only some tenants, as YAML
+  kubectl tenant list -l team=payments -o yaml`
+
+var kustomizationGVR = kustomizev1.GroupVersion.WithResource("kustomizations")
+
+// ListOptions are the inputs of `kubectl tenant list`.
+type ListOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	LabelKey          string
+	Selector          string
+	KustomizationName string
+	Output            string
+	NoHeaders         bool
+	ChunkSize         int64
+
+	selector labels.Selector
+}
+
+// NewCmdList builds `kubectl tenant list`.
+func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ListOptions{
+		configFlags:       configFlags,
+		IOStreams:         streams,
+		LabelKey:          render.DefaultTenantLabelKey,
+		KustomizationName: render.DefaultKustomizationName,
+		ChunkSize:         500,
+	}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls", "get"},
+		Short:   "List tenants and whether Flux has reconciled them",
+		Long: `List tenant namespaces (those with the tenant label) with the namespace phase and
+the Ready condition of the tenant's Flux Kustomization, as "flux get ks" shows it.`,
+		Example: listExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.LabelKey, "tenant-label", o.LabelKey, "Label key on the namespace whose value is the tenant name")
+	f.StringVarP(&o.Selector, "selector", "l", "", "Extra label selector on tenant namespaces (e.g. -l team=payments)")
+	f.StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, yaml, json or name")
+	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
+	f.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Return large lists in chunks rather than all at once; 0 disables chunking")
+	return cmd
+}
+
+// Validate checks the flags and builds the label selector.
+func (o *ListOptions) Validate() error {
+	switch o.Output {
+	case "", "wide", "yaml", "json", "name":
+	default:
+		return fmt.Errorf("invalid output format %q: allowed formats are wide, yaml, json, name", o.Output)
+	}
+	if o.ChunkSize < 0 {
+		return fmt.Errorf("invalid --chunk-size %d: must be 0 or more", o.ChunkSize)
+	}
+	if err := render.ValidateLabelKey(o.LabelKey); err != nil {
+		return err
+	}
+	tenant, err := labels.NewRequirement(o.LabelKey, selection.Exists, nil)
+	if err != nil {
+		return fmt.Errorf("invalid --tenant-label %q: %w", o.LabelKey, err)
+	}
+	extra, err := labels.Parse(o.Selector)
+	if err != nil {
+		return fmt.Errorf("invalid selector %q: %w", o.Selector, err)
+	}
+	reqs, _ := extra.Requirements()
+	o.selector = labels.NewSelector().Add(*tenant).Add(reqs...)
+	return nil
+}
+
+// Run lists tenant namespaces and their Kustomizations, each in chunks.
+func (o *ListOptions) Run(ctx context.Context) error {
+	c, err := newClients(o.configFlags, o.ErrOut)
+	if err != nil {
+		return err
+	}
+	namespaces, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), metav1.ListOptions{LabelSelector: o.selector.String(), Limit: o.ChunkSize})
+	if err != nil {
+		return fmt.Errorf("listing tenant namespaces: %w", err)
+	}
+	switch o.Output {
+	case "yaml", "json", "name":
+		return o.printObjects(namespaces)
+	}
+
+	// One list across all namespaces, filtered by name on the server, costs
+	// a request per chunk instead of one per tenant.
+	kustomizations := map[string]*unstructured.Unstructured{}
+	fluxInstalled := true
+	if len(namespaces) > 0 {
+		items, err := listAll(ctx, c.dynamic.Resource(kustomizationGVR), metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", o.KustomizationName).String(),
+			Limit:         o.ChunkSize,
+		})
+		switch {
+		case apierrors.IsNotFound(err):
+			fluxInstalled = false
+		case err != nil:
+			return fmt.Errorf("listing Flux Kustomizations: %w", err)
+		}
+		for _, ks := range items {
+			kustomizations[ks.GetNamespace()] = ks
+		}
+	}
+	return o.printTable(namespaces, kustomizations, fluxInstalled)
+}
+
+func (o *ListOptions) printObjects(namespaces []*unstructured.Unstructured) error {
+	var printer printers.ResourcePrinter
+	switch o.Output {
+	case "yaml":
+		printer = &printers.YAMLPrinter{}
+	case "json":
+		printer = &printers.JSONPrinter{}
+	default:
+		printer = &printers.NamePrinter{}
+	}
+	printer = &printers.OmitManagedFieldsPrinter{Delegate: printer}
+	if o.Output == "name" {
+		for _, ns := range namespaces {
+			if err := printer.PrintObj(ns, o.Out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}}
+	for _, ns := range namespaces {
+		list.Items = append(list.Items, *ns)
+	}
+	return printer.PrintObj(list, o.Out)
+}
+
+func (o *ListOptions) printTable(namespaces []*unstructured.Unstructured, kustomizations map[string]*unstructured.Unstructured, fluxInstalled bool) error {
+	w := printers.GetNewTabWriter(o.Out)
+	wide := o.Output == "wide"
+	if !o.NoHeaders {
+		header := "NAMESPACE\tTENANT\tSTATUS\tREADY\tMESSAGE"
+		if wide {
+			header += "\tKUSTOMIZATION\tREVISION\tSUSPENDED\tAGE"
+		}
+		fmt.Fprintln(w, header)
+	}
+	now := time.Now()
+	for _, ns := range namespaces {
+		phase, _, _ := unstructured.NestedString(ns.Object, "status", "phase")
+		ready, message := "-", ""
+		revision, suspended := "-", "-"
+		ks, found := kustomizations[ns.GetName()]
+		switch {
+		case !fluxInstalled:
+			message = "Flux is not installed (run kubectl tenant bootstrap)"
+		case !found:
+			message = fmt.Sprintf("Kustomization %s not found", o.KustomizationName)
+		default:
+			ready, message = readyCondition(ks)
+			if r, ok, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); ok && r != "" {
+				revision = r
+			}
+			s, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend")
+			suspended = fmt.Sprint(s)
+		}
+		row := []string{ns.GetName(), ns.GetLabels()[o.LabelKey], phase, ready, oneLine(message)}
+		if wide {
+			row = append(row, o.KustomizationName, revision, suspended, duration.HumanDuration(now.Sub(ns.GetCreationTimestamp().Time)))
+		}
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	return w.Flush()
+}
+
+// readyCondition reads the Ready condition as `flux get ks` shows it.
+func readyCondition(ks *unstructured.Unstructured) (status, message string) {
+	conditions, _, _ := unstructured.NestedSlice(ks.Object, "status", "conditions")
+	for _, c := range conditions {
+		cond, ok := c.(map[string]any)
+		if !ok || cond["type"] != "Ready" {
+			continue
+		}
+		status, _ = cond["status"].(string)
+		message, _ = cond["message"].(string)
+		return status, message
+	}
+	return "Unknown", "waiting to be reconciled"
+}
+
+// oneLine keeps a multi-line condition message from breaking the table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// listAll pages through a list with limit/continue, so that ten thousand
+// tenants never arrive in one response.
+func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for {
+		page, err := resource.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Items {
+			out = append(out, &page.Items[i])
+		}
+		opts.Continue = page.GetContinue()
+		if opts.Continue == "" {
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,68 @@
+// Package plugin holds the cobra commands of kubectl tenant. Each command has
+// an options struct with its IOStreams and flags, and the Complete, Validate
+// and Run steps of kubectl's own commands; the objects themselves come from
+// pkg/render.
+package plugin
+
+import (
+	"flag"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
+)
+
+// FieldManager is the server-side apply field manager of every write.
+const FieldManager = "kubectl-tenant"
+
+// BuildInfo is stamped into the binary at link time.
+type BuildInfo struct {
+	Version string
+	Commit  string
+	Date    string
+}
+
+// NewCmdTenant builds the `kubectl tenant` command tree.
+func NewCmdTenant(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	cmd := &cobra.Command{
+		// The binary's name, so that "kubectl-tenant completion bash" and
+		// kubectl's plugin completion (kubectl_complete-tenant) agree; help
+		// shows the name users type.
+		Use:         "kubectl-tenant",
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl tenant"},
+		Short: "Manage Flux tenants: a namespace, its RBAC and a Flux Kustomization each",
+		Long: `kubectl tenant manages tenants on a cluster run with Flux CD.
+
+A tenant is a labelled namespace holding a ConfigMap of substitution variables,
+a ServiceAccount and RoleBinding (as "flux create tenant" makes them) and a Flux
+Kustomization that deploys a shared per-tenant template into the namespace.`,
+		// Errors are printed once by main, kubectl style, without the usage
+		// text that would bury them.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	configFlags.AddFlags(cmd.PersistentFlags())
+	addVerbosityFlag(cmd)
+
+	cmd.AddCommand(
+		NewCmdAdd(configFlags, streams),
+		NewCmdList(configFlags, streams),
+		NewCmdDelete(configFlags, streams),
+		NewCmdBootstrap(configFlags, streams),
+		NewCmdVersion(streams, build),
+	)
+	return cmd
+}
+
+// addVerbosityFlag gives -v the meaning it has in kubectl: client-go logs
+// requests at 6, headers at 8 and bodies at 9, with bearer tokens redacted.
+func addVerbosityFlag(cmd *cobra.Command) {
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	cmd.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
+}
