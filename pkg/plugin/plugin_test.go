@@ -1,0 +1,280 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/diff"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// runTenant runs the command tree in-process and returns what it printed.
+func runTenant(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	cmd := NewCmdTenant(streams, BuildInfo{Version: "v0.0.0-test", Commit: "abc", Date: "today"})
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// recordingServer is an API server stand-in that fails every request and
+// counts them, to prove that bad input never reaches the cluster.
+func recordingServer(t *testing.T) (kubeconfig string, requests *atomic.Int64) {
+	t.Helper()
+	requests = &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "recording server refuses everything", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: rec
+  cluster:
+    server: %s
+contexts:
+- name: rec
+  context:
+    cluster: rec
+    user: rec
+current-context: rec
+users:
+- name: rec
+  user:
+    token: secret-token
+`, srv.URL)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig, requests
+}
+
+func TestAddDryRunClientPrintsGoldenYAML(t *testing.T) {
+	// No kubeconfig at all: a client dry run must not need one.
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("HOME", t.TempDir())
+	want, err := os.ReadFile("../render/testdata/tenant-foo-sometenant.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"add", "--tenant-namespace", "foo", "--tenant-name", "sometenant", "--dry-run=client", "-o", "yaml"},
+		{"add", "foo", "sometenant", "--dry-run=client", "-o", "yaml"},
+		{"add", "--tenant-name", "sometenant", "foo", "--dry-run", "-o", "yaml"},
+	} {
+		out, stderr, err := runTenant(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v (stderr %q)", args, err, stderr)
+		}
+		if out != string(want) {
+			t.Errorf("%v printed YAML that differs from the render golden file:\n%s", args, diff.Diff(string(want), out))
+		}
+	}
+}
+
+func TestAddDryRunClientJSONAndName(t *testing.T) {
+	out, _, err := runTenant(t, "add", "foo", "sometenant", "--dry-run=client", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	var kinds []string
+	for dec.More() {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatalf("-o json is not a stream of JSON objects: %v\n%s", err, out)
+		}
+		kinds = append(kinds, obj["kind"].(string))
+	}
+	if got := strings.Join(kinds, ","); got != "Namespace,ConfigMap,ServiceAccount,RoleBinding,Kustomization" {
+		t.Errorf("-o json kinds in order = %s", got)
+	}
+
+	out, _, err = runTenant(t, "add", "foo", "sometenant", "--dry-run=client", "-o", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `namespace/foo
+configmap/tenant-vars
+serviceaccount/foo
+rolebinding.rbac.authorization.k8s.io/foo-reconciler
+kustomization.kustomize.toolkit.fluxcd.io/dummy
+`
+	if out != want {
+		t.Errorf("-o name printed:\n%s\nwant:\n%s", out, want)
+	}
+
+	out, _, err = runTenant(t, "add", "foo", "sometenant", "--dry-run=client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "namespace/foo serverside-applied (dry run)\n") {
+		t.Errorf("default output does not mark the dry run:\n%s", out)
+	}
+}
+
+func TestAddOutputIsByteIdenticalAcrossRuns(t *testing.T) {
+	args := []string{"add", "foo", "sometenant", "--dry-run=client", "-o", "yaml",
+		"--var", "Z=1", "--var", "A=2", "--var", "M=3", "--confine"}
+	first, _, err := runTenant(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		again, _, err := runTenant(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != first {
+			t.Fatalf("run %d differs:\n%s", i, diff.Diff(first, again))
+		}
+	}
+	if !strings.Contains(first, "serviceAccountName: foo") {
+		t.Errorf("--confine did not set serviceAccountName:\n%s", first)
+	}
+	if !strings.Contains(first, "  A: \"2\"\n") || strings.Index(first, "  A: ") > strings.Index(first, "  M: ") {
+		t.Errorf("--var values missing or unsorted:\n%s", first)
+	}
+}
+
+// TestBadInputNeverReachesTheCluster runs each bad command against a server
+// that counts requests: every one must fail with a one-line error that names
+// the bad value, before any request is sent.
+func TestBadInputNeverReachesTheCluster(t *testing.T) {
+	kubeconfig, requests := recordingServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "Foo", "t"}, `invalid tenant namespace "Foo"`},
+		{[]string{"add", strings.Repeat("a", 64), "t"}, "no more than 63"},
+		{[]string{"add", "--tenant-namespace=-foo", "--tenant-name", "t"}, `invalid tenant namespace "-foo"`},
+		{[]string{"add", "--tenant-namespace", "", "--tenant-name", "t"}, "--tenant-namespace is required"},
+		{[]string{"add", "föö", "t"}, `invalid tenant namespace "föö"`},
+		{[]string{"add", "kube-system", "t"}, `namespace "kube-system" is reserved`},
+		{[]string{"add", "flux-system", "t"}, "reserved"},
+		{[]string{"add", "default", "t"}, "reserved"},
+		{[]string{"add", "foo"}, "--tenant-name is required"},
+		{[]string{"add", "foo", `a"b`}, `invalid tenant name "a\"b"`},
+		{[]string{"add", "foo", "a b"}, "invalid tenant name"},
+		{[]string{"add", "foo", "${X}"}, "invalid tenant name"},
+		{[]string{"add", "foo", "$(id)"}, "invalid tenant name"},
+		{[]string{"add", "foo", "`id`"}, "invalid tenant name"},
+		{[]string{"add", "foo", strings.Repeat("x", 64)}, "invalid tenant name"},
+		{[]string{"add", "foo", "t", "--var", "NOVALUE"}, `invalid --var "NOVALUE": must be KEY=VALUE`},
+		{[]string{"add", "foo", "t", "--var", "BAD-KEY=1"}, `invalid variable name "BAD-KEY"`},
+		{[]string{"add", "foo", "t", "--var", "A=1", "--var", "A=2"}, "variable A is given twice"},
+		{[]string{"add", "foo", "t", "--source", "HelmRepository/x.y"}, `invalid --source "HelmRepository/x.y"`},
+		{[]string{"add", "foo", "t", "--source", "GitRepository/"}, `invalid --source "GitRepository/"`},
+		{[]string{"add", "foo", "t", "-o", "xml"}, `output format "xml"`},
+		{[]string{"add", "foo", "t", "--dry-run=maybe"}, `invalid dry-run value "maybe"`},
+		{[]string{"add", "foo", "t", "extra"}, "accepts at most 2 arg(s)"},
+		{[]string{"add", "--tenant-namespace", "foo", "--tenant-name", "t", "x"}, `unexpected argument "x"`},
+		{[]string{"add", "foo", "t", "--tenant-label", "not a key"}, `invalid tenant label key "not a key"`},
+		{[]string{"add", "foo", "t", "--interval", "0s"}, "invalid interval"},
+		{[]string{"delete"}, "give --tenant-namespace, --tenant-name or both"},
+		{[]string{"delete", "--tenant-namespace", "kube-system"}, `namespace "kube-system" is reserved`},
+		{[]string{"delete", "kube-public"}, "reserved"},
+		{[]string{"delete", "--tenant-namespace", "flux-system"}, "reserved"},
+		{[]string{"delete", "--tenant-namespace", "default"}, "reserved"},
+		{[]string{"delete", "--tenant-namespace", "kube-node-lease"}, "reserved"},
+		{[]string{"delete", "--tenant-name", "a b"}, "invalid tenant name"},
+		{[]string{"delete", "foo", "--wait", "--dry-run=server"}, "--wait cannot be combined with --dry-run=server"},
+		{[]string{"delete", "foo", "-o", "table"}, `output format "table"`},
+		{[]string{"list", "-o", "xml"}, `invalid output format "xml"`},
+		{[]string{"list", "-l", "a in (b"}, "invalid selector"},
+		{[]string{"list", "--chunk-size", "-1"}, "invalid --chunk-size -1"},
+		{[]string{"bootstrap", "--git-url", "not a url"}, `invalid --git-url "not a url"`},
+		{[]string{"bootstrap", "--git-url", "https://example.com/r", "--components", "helm-operator"}, `invalid component "helm-operator"`},
+		{[]string{"bootstrap", "--git-url", "https://example.com/r", "--manifests", "/nonexistent"}, `invalid --manifests "/nonexistent"`},
+		{[]string{"bootstrap", "--git-url", "https://example.com/r", "--version", "2.9.5"}, `invalid --version "2.9.5"`},
+		{[]string{"bootstrap", "--git-url", "https://example.com/r", "--branch", "a b"}, `invalid --branch "a b"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			before := requests.Load()
+			_, _, err := runTenant(t, append(tc.args, "--kubeconfig", kubeconfig)...)
+			if err == nil {
+				t.Fatal("command succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if sent := requests.Load() - before; sent != 0 {
+				t.Errorf("%d requests reached the cluster", sent)
+			}
+		})
+	}
+}
+
+func TestKubeconfigErrorsAreClear(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	_, _, err := runTenant(t, "list")
+	if err == nil || !strings.Contains(err.Error(), "no cluster configured") {
+		t.Errorf("list without any kubeconfig: %v", err)
+	}
+	_, _, err = runTenant(t, "list", "--kubeconfig", "/nonexistent/kubeconfig")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/kubeconfig") {
+		t.Errorf("list with a missing --kubeconfig: %v", err)
+	}
+	unreadable := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(unreadable, []byte("{{{ not yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runTenant(t, "list", "--kubeconfig", unreadable)
+	if err == nil || !strings.Contains(err.Error(), "loading kubeconfig") {
+		t.Errorf("list with a garbage kubeconfig: %v", err)
+	}
+	kubeconfig, requests := recordingServer(t)
+	_, _, err = runTenant(t, "list", "--kubeconfig", kubeconfig, "--context", "nope")
+	if err == nil || !strings.Contains(err.Error(), `context "nope"`) {
+		t.Errorf("list with an unknown --context: %v", err)
+	}
+	if requests.Load() != 0 {
+		t.Errorf("an unknown context still sent %d requests", requests.Load())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := runTenant(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "kubectl-tenant v0.0.0-test (commit abc, built today)\n" {
+		t.Errorf("version printed %q", out)
+	}
+}
+
+func TestCompletionAndHelpNameThePlugin(t *testing.T) {
+	out, _, err := runTenant(t, "completion", "bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "__start_kubectl-tenant") {
+		t.Errorf("bash completion is not for kubectl-tenant:\n%.300s", out)
+	}
+	out, _, err = runTenant(t, "add", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "kubectl tenant add") {
+		t.Errorf("help does not say kubectl tenant add:\n%s", out)
+	}
+	// Every kubectl flag is there, so the plugin honours them.
+	for _, flag := range []string{"--kubeconfig", "--context", "--cluster", "--user", "--request-timeout", "--namespace", "--as"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("add --help lacks %s", flag)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package render
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// fluxManifestsDir is the local Flux install bundle that hack/build-tools.sh
+// unpacks (the manifests the flux CLI embeds). FLUX_MANIFESTS_DIR overrides.
+func fluxManifestsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("FLUX_MANIFESTS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "_output", "flux-manifests", DefaultFluxVersion)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kustomize-controller.yaml")); err != nil {
+		t.Fatalf("Flux install manifests missing at %s: run hack/build-tools.sh (or make tools) first: %v", dir, err)
+	}
+	return dir
+}
+
+func bootstrapOptions(t *testing.T) BootstrapOptions {
+	o := DefaultBootstrapOptions()
+	o.ManifestsDir = fluxManifestsDir(t)
+	o.GitURL = "https://example.com/platform/tenants.git"
+	return o
+}
+
+func renderBootstrap(t *testing.T, o BootstrapOptions) []*unstructured.Unstructured {
+	t.Helper()
+	b, err := RenderBootstrap(o)
+	if err != nil {
+		t.Fatalf("RenderBootstrap: %v", err)
+	}
+	objs, err := b.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func containerArgs(t *testing.T, deploy *unstructured.Unstructured) []string {
+	t.Helper()
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	return args
+}
+
+func TestRenderBootstrapInstallsFluxWatchingAllNamespaces(t *testing.T) {
+	objs := renderBootstrap(t, bootstrapOptions(t))
+	for _, want := range []struct{ kind, name string }{
+		{"Namespace", "flux-system"},
+		{"CustomResourceDefinition", "gitrepositories.source.toolkit.fluxcd.io"},
+		{"CustomResourceDefinition", "kustomizations.kustomize.toolkit.fluxcd.io"},
+		{"Deployment", "source-controller"},
+		{"Deployment", "kustomize-controller"},
+		{"GitRepository", "default"},
+	} {
+		if find(objs, want.kind, want.name) == nil {
+			t.Errorf("no %s %s in the bootstrap manifests", want.kind, want.name)
+		}
+	}
+	for _, absent := range []string{"helm-controller", "notification-controller"} {
+		if find(objs, "Deployment", absent) != nil {
+			t.Errorf("%s is installed though not among the default components", absent)
+		}
+	}
+	for _, name := range []string{"source-controller", "kustomize-controller"} {
+		args := containerArgs(t, find(objs, "Deployment", name))
+		if !slices.Contains(args, "--watch-all-namespaces=true") {
+			t.Errorf("%s args %v do not watch all namespaces", name, args)
+		}
+	}
+	if last := objs[len(objs)-1]; last.GetKind() != "GitRepository" {
+		t.Errorf("the GitRepository must come last, got %s", last.GetKind())
+	}
+	for _, obj := range objs {
+		if _, ok := obj.Object["status"]; ok {
+			t.Errorf("%s %s carries a status", obj.GetKind(), obj.GetName())
+		}
+	}
+}
+
+func TestRenderBootstrapLockdown(t *testing.T) {
+	o := bootstrapOptions(t)
+	o.Lockdown = true
+	objs := renderBootstrap(t, o)
+	args := containerArgs(t, find(objs, "Deployment", "kustomize-controller"))
+	for _, want := range []string{"--default-service-account=default", "--no-remote-bases=true", "--watch-all-namespaces=true"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("lockdown kustomize-controller args %v lack %s", args, want)
+		}
+	}
+	for _, a := range args {
+		if a == "--no-cross-namespace-refs" || a == "--no-cross-namespace-refs=true" {
+			t.Errorf("lockdown must not forbid cross-namespace refs: tenants use the shared source in flux-system")
+		}
+	}
+	if args := containerArgs(t, find(objs, "Deployment", "source-controller")); slices.Contains(args, "--default-service-account=default") {
+		t.Errorf("source-controller got kustomize-controller's lockdown flags: %v", args)
+	}
+	plain := containerArgs(t, find(renderBootstrap(t, bootstrapOptions(t)), "Deployment", "kustomize-controller"))
+	if slices.Contains(plain, "--default-service-account=default") {
+		t.Errorf("default mode is locked down: %v", plain)
+	}
+}
+
+func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {
+	objs := renderBootstrap(t, bootstrapOptions(t))
+	out, err := EncodeYAML(objs[len(objs)-1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "gitrepository-default.yaml", out)
+}
+
+func TestRenderBootstrapIsDeterministic(t *testing.T) {
+	first, err := EncodeYAML(renderBootstrap(t, bootstrapOptions(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := EncodeYAML(renderBootstrap(t, bootstrapOptions(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, again) {
+		t.Error("two renders of the same bootstrap differ")
+	}
+}
+
+func TestBootstrapValidate(t *testing.T) {
+	for name, mutate := range map[string]func(*BootstrapOptions){
+		"no git url":       func(o *BootstrapOptions) { o.GitURL = "" },
+		"file url":         func(o *BootstrapOptions) { o.GitURL = "file:///tmp/repo" },
+		"unknown":          func(o *BootstrapOptions) { o.Components = []string{"tiller"} },
+		"no components":    func(o *BootstrapOptions) { o.Components = nil },
+		"missing manifest": func(o *BootstrapOptions) { o.Components = []string{"helm-controller"}; o.ManifestsDir = t.TempDir() },
+		"bad version":      func(o *BootstrapOptions) { o.Version = "latest" },
+		"bad branch":       func(o *BootstrapOptions) { o.Branch = "" },
+		"zero interval":    func(o *BootstrapOptions) { o.Interval = 0 },
+		"ignore newline":   func(o *BootstrapOptions) { o.IgnorePaths = []string{"a\nb"} },
+	} {
+		o := DefaultBootstrapOptions()
+		o.GitURL = "https://example.com/r"
+		mutate(&o)
+		if err := o.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
