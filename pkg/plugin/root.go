@@ -32,7 +32,7 @@ func NewCmdTenant(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Co
 		// shows the name users type.
 		Use:         "kubectl-tenant",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl tenant"},
-		Short: "Manage Flux tenants: a namespace, its RBAC and a Flux Kustomization each",
+		Short:       "Manage Flux tenants: a namespace, its RBAC and a Flux Kustomization each",
 		Long: `kubectl tenant manages tenants on a cluster run with Flux CD.
 
 A tenant is a labelled namespace holding a ConfigMap of substitution variables,
