@@ -82,6 +82,16 @@ several namespaces is refused, and so is any namespace of the cluster or of Flux
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.printFlags.AddFlags(cmd)
+
+	complete := tenantCompletion{configFlags: configFlags, labelKey: &o.LabelKey}
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return complete.namespaces(cmd, args, toComplete)
+	}
+	_ = cmd.RegisterFlagCompletionFunc("tenant-namespace", complete.namespaces)
+	_ = cmd.RegisterFlagCompletionFunc("tenant-name", complete.names)
 	return cmd
 }
 
