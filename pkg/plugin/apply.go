@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,8 +93,8 @@ func isMissingNamespace(err error, namespace string) bool {
 	if !apierrors.IsNotFound(err) {
 		return false
 	}
-	status, ok := err.(apierrors.APIStatus)
-	if !ok || status.Status().Details == nil {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
 		return false
 	}
 	d := status.Status().Details
