@@ -1,0 +1,462 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
+)
+
+// TestAddWithoutFlux: on a cluster without Flux, add says so and applies
+// nothing, not even the namespace.
+func TestAddWithoutFlux(t *testing.T) {
+	e := startEnv(t, cluster.Options{})
+	e.mustFail("run \"kubectl tenant bootstrap\" first", "add", "nofluxns", "sometenant")
+	e.assertAbsent(namespaceGVR, "", "nofluxns")
+}
+
+// TestTenantLifecycle drives every command against one cluster running the
+// controller-manager and Flux, in the order a user would.
+func TestTenantLifecycle(t *testing.T) {
+	e := startEnv(t, fluxEnvOptions(false))
+	// Each step builds on the ones before; after a failure the rest would
+	// only time out.
+	step := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, f) {
+			t.Fatalf("stopping after %q failed", name)
+		}
+	}
+
+	step("bootstrap installs Flux and the shared source, and a re-run changes nothing", func(t *testing.T) {
+		e.t = t
+		// A server dry run on a bare cluster creates nothing.
+		e.mustRun("bootstrap", "--manifests", theSuite.manifests, "--git-url", e.cluster.GitURL(), "--dry-run=server")
+		e.assertAbsent(crdGVR, "", "kustomizations.kustomize.toolkit.fluxcd.io")
+		e.assertAbsent(namespaceGVR, "", "flux-system")
+
+		out := e.bootstrap()
+		if !strings.Contains(out, "gitrepository.source.toolkit.fluxcd.io/default serverside-applied") {
+			t.Errorf("bootstrap output lacks the GitRepository:\n%s", out)
+		}
+		for _, crd := range []string{"kustomizations.kustomize.toolkit.fluxcd.io", "gitrepositories.source.toolkit.fluxcd.io"} {
+			obj := e.mustGet(crdGVR, "", crd)
+			if status, _ := establishedCondition(obj); status != "True" {
+				t.Errorf("CRD %s is not Established", crd)
+			}
+		}
+		repo := e.mustGet(gitRepositoryGVR, "flux-system", "default")
+		if url, _, _ := unstructured.NestedString(repo.Object, "spec", "url"); url != e.cluster.GitURL() {
+			t.Errorf("GitRepository url = %q, want %q", url, e.cluster.GitURL())
+		}
+		assertManagedBy(t, repo, "kubectl-tenant")
+
+		rendered, err := render.DecodeYAML([]byte(e.bootstrap("--dry-run=client", "-o", "yaml")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.writesBy("kubectl-tenant", rendered)
+		e.bootstrap()
+		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
+			t.Errorf("re-running bootstrap changed objects:\nbefore %v\nafter  %v", before, after)
+		}
+		e.eventually("GitRepository default Ready", reconcileDeadline, func() (bool, error) {
+			repo, err := e.get(gitRepositoryGVR, "flux-system", "default")
+			if err != nil {
+				return false, err
+			}
+			status, msg := readyCondition(repo)
+			return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
+		})
+	})
+
+	step("add applies exactly the render with field manager kubectl-tenant, and a re-run is a no-op", func(t *testing.T) {
+		e.t = t
+		out := e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
+		if !strings.Contains(out, "kustomization.kustomize.toolkit.fluxcd.io/dummy serverside-applied") {
+			t.Errorf("add output:\n%s", out)
+		}
+		rendered := e.renderTenant("foo", "sometenant")
+		e.assertLive(rendered)
+		for _, obj := range rendered {
+			assertManagedBy(t, e.mustGet(gvrOf(obj), obj.GetNamespace(), obj.GetName()), "kubectl-tenant")
+		}
+		before := e.writesBy("kubectl-tenant", rendered)
+		e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
+		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
+			t.Errorf("re-running add changed objects:\nbefore %v\nafter  %v", before, after)
+		}
+	})
+
+	step("add --dry-run=server creates nothing", func(t *testing.T) {
+		e.t = t
+		out := e.mustRun("add", "dryns", "drytenant", "--dry-run=server")
+		if !strings.Contains(out, "namespace/dryns serverside-applied (server dry run)") {
+			t.Errorf("server dry run output:\n%s", out)
+		}
+		e.assertAbsent(namespaceGVR, "", "dryns")
+		// On an existing tenant the server checks every object.
+		out = e.mustRun("add", "foo", "sometenant", "--dry-run=server", "-o", "name")
+		if strings.Count(out, "\n") != 5 {
+			t.Errorf("server dry run of an existing tenant printed:\n%s", out)
+		}
+	})
+
+	step("add refuses existing namespaces unless adopted, and other tenants' always", func(t *testing.T) {
+		e.t = t
+		e.createNamespace("legacy", nil)
+		e.mustFail(`namespace "legacy" already exists and is not a tenant namespace`, "add", "legacy", "legacytenant")
+		e.assertAbsent(configMapGVR, "legacy", "tenant-vars")
+		e.mustRun("add", "legacy", "legacytenant", "--adopt")
+		e.assertLive(e.renderTenant("legacy", "legacytenant"))
+
+		e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant")
+		e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant", "--adopt")
+		ns := e.mustGet(namespaceGVR, "", "foo")
+		if got := ns.GetLabels()[render.DefaultTenantLabelKey]; got != "sometenant" {
+			t.Errorf("refused add still relabelled foo: %q", got)
+		}
+	})
+
+	step("list shows tenants with their Kustomization state and nothing else", func(t *testing.T) {
+		e.t = t
+		e.createNamespace("plain", map[string]string{"team": "x"})
+		e.waitKustomization("foo", "dummy", "True")
+		out := e.mustRun("list")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if fields := strings.Fields(lines[0]); !slices.Equal(fields, []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}) {
+			t.Errorf("header = %v", fields)
+		}
+		rows := map[string][]string{}
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			rows[f[0]] = f
+		}
+		if r := rows["foo"]; len(r) < 4 || r[1] != "sometenant" || r[2] != "Active" || r[3] != "True" {
+			t.Errorf("row for foo = %v\n%s", r, out)
+		}
+		if _, ok := rows["legacy"]; !ok {
+			t.Errorf("adopted tenant legacy is not listed:\n%s", out)
+		}
+		for _, absent := range []string{"plain", "default", "kube-system", "flux-system", "dryns"} {
+			if _, ok := rows[absent]; ok {
+				t.Errorf("non-tenant namespace %s is listed:\n%s", absent, out)
+			}
+		}
+		names := e.mustRun("list", "-o", "name", "--chunk-size", "1")
+		if names != "namespace/foo\nnamespace/legacy\n" {
+			t.Errorf("list -o name --chunk-size 1 = %q", names)
+		}
+		if out := e.mustRun("list", "--no-headers", "-l", "kubernetes.io/metadata.name=legacy"); !strings.HasPrefix(out, "legacy ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("list -l picked %q", out)
+		}
+		// Shell completion (kubectl tenant delete <TAB>) asks the cluster.
+		// The word being completed comes last, so --kubeconfig goes first.
+		kubeconfig := "--kubeconfig=" + e.cluster.Kubeconfig()
+		if got := e.runWith("__complete", "delete", kubeconfig, "").stdout; !strings.HasPrefix(got, "foo\nlegacy\n:4\n") {
+			t.Errorf("completing delete's namespace gave %q", got)
+		}
+		if got := e.runWith("__complete", "delete", kubeconfig, "--tenant-name", "some").stdout; !strings.HasPrefix(got, "sometenant\n:4\n") {
+			t.Errorf("completing --tenant-name gave %q", got)
+		}
+		wide := e.mustRun("list", "-o", "wide")
+		if !strings.Contains(wide, "REVISION") || !strings.Contains(wide, "main@sha1:") {
+			t.Errorf("list -o wide lacks the applied revision:\n%s", wide)
+		}
+	})
+
+	step("kubeconfig and context flags select the cluster", func(t *testing.T) {
+		e.t = t
+		path := twoContextKubeconfig(t, e.cluster.Kubeconfig())
+		dead := e.runWith("list", "--kubeconfig", path)
+		if dead.exitCode == 0 || !strings.Contains(dead.stderr, "127.0.0.1:1") {
+			t.Errorf("the current context (dead) was not used: exit %d, %s", dead.exitCode, dead.stderr)
+		}
+		live := e.runWith("list", "--kubeconfig", path, "--context", "live")
+		if live.exitCode != 0 || !strings.Contains(live.stdout, "sometenant") {
+			t.Errorf("--context live was not honoured: exit %d\n%s%s", live.exitCode, live.stdout, live.stderr)
+		}
+		missing := e.runWith("list", "--kubeconfig", path, "--context", "nope")
+		if missing.exitCode == 0 || !strings.Contains(missing.stderr, `context "nope"`) {
+			t.Errorf("an unknown context was not reported: %s", missing.stderr)
+		}
+	})
+
+	step("delete removes only tenant namespaces", func(t *testing.T) {
+		e.t = t
+		e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain")
+		e.mustGet(namespaceGVR, "", "plain")
+		for _, reserved := range []string{"kube-system", "default", "flux-system", "kube-public", "kube-node-lease"} {
+			e.mustFail("reserved", "delete", "--tenant-namespace", reserved)
+			e.mustGet(namespaceGVR, "", reserved)
+		}
+		e.mustFail("tenant not found", "delete", "--tenant-name", "nobody")
+		e.mustFail("tenant not found", "delete", "--tenant-namespace", "nonexistent")
+
+		e.mustRun("add", "twin-a", "twin")
+		e.mustRun("add", "twin-b", "twin")
+		e.mustFail(`tenant "twin" matches 2 namespaces (twin-a, twin-b)`, "delete", "--tenant-name", "twin")
+		e.mustRun("delete", "--tenant-name", "twin", "--tenant-namespace", "twin-a", "--dry-run=server")
+		e.mustGet(namespaceGVR, "", "twin-a")
+
+		out := e.mustRun("delete", "--tenant-namespace", "twin-a", "--wait", "--timeout", "2m")
+		if out != "namespace/twin-a deleted\n" {
+			t.Errorf("delete printed %q", out)
+		}
+		e.assertAbsent(namespaceGVR, "", "twin-a")
+		e.mustRun("delete", "--tenant-name", "twin", "--wait")
+		e.assertAbsent(namespaceGVR, "", "twin-b")
+		e.mustRun("delete", "legacy", "--wait")
+		e.assertAbsent(namespaceGVR, "", "legacy")
+	})
+
+	step("Flux reconciles two tenants with their own substitutions, and delete removes Flux's objects", func(t *testing.T) {
+		e.t = t
+		tenants := map[string]string{"alpha": "tenant-a", "beta": "tenant-b"}
+		for ns, name := range tenants {
+			e.mustRun("add", ns, name)
+		}
+		for ns, name := range tenants {
+			e.waitKustomization(ns, "dummy", "True")
+			deploy := e.mustGet(deploymentGVR, ns, "dummy")
+			env := containerEnv(t, deploy)
+			if want := fmt.Sprintf("This tenant name is %q", name); env["PER_TENANT_SUBST"] != want {
+				t.Errorf("%s: PER_TENANT_SUBST = %q, want %q", ns, env["PER_TENANT_SUBST"], want)
+			}
+			if env["SUBST_LITERAL"] != name {
+				t.Errorf("%s: SUBST_LITERAL = %q, want %q", ns, env["SUBST_LITERAL"], name)
+			}
+			if labels := deploy.GetLabels(); labels["kustomize.toolkit.fluxcd.io/namespace"] != ns {
+				t.Errorf("%s: Deployment not applied by the tenant's Kustomization: labels %v", ns, labels)
+			}
+		}
+		out := e.mustRun("list")
+		for ns, name := range tenants {
+			if !regexpLine(out, ns, name, "Active", "True") {
+				t.Errorf("list does not show %s/%s Ready:\n%s", ns, name, out)
+			}
+		}
+		e.mustRun("delete", "--tenant-name", "tenant-a", "--wait")
+		e.assertAbsent(deploymentGVR, "alpha", "dummy")
+		e.assertAbsent(kustomizationGVR, "alpha", "dummy")
+		e.mustGet(deploymentGVR, "beta", "dummy")
+	})
+
+	step("default mode: a tenant Kustomization can write outside its namespace (the demo's finding)", func(t *testing.T) {
+		e.t = t
+		e.applyHostileKustomization("beta", "wrong", "")
+		e.waitKustomization("beta", "wrong", "True")
+		e.mustGet(configMapGVR, "default", "wrong-namespace")
+	})
+
+	step("GitOps: the printed YAML reconciled by Flux gives the same objects as add", func(t *testing.T) {
+		e.t = t
+		yaml := e.mustRun("add", "gitops", "gitopstenant", "--dry-run=client", "-o", "yaml")
+		if _, err := e.cluster.GitCommit(map[string][]byte{"clusters/tenants/gitops.yaml": []byte(yaml)}, "add tenant gitops"); err != nil {
+			t.Fatal(err)
+		}
+		e.requestSourceReconcile("flux-system", "default")
+		ks := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+			"kind":       "Kustomization",
+			"metadata":   map[string]any{"name": "tenants", "namespace": "flux-system"},
+			"spec": map[string]any{
+				"interval":  "1m",
+				"path":      "./clusters/tenants",
+				"prune":     true,
+				"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
+			},
+		}}
+		if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitKustomization("flux-system", "tenants", "True")
+		e.assertLive(e.renderTenant("gitops", "gitopstenant"))
+		e.waitKustomization("gitops", "dummy", "True")
+		out := e.mustRun("list")
+		if !regexpLine(out, "gitops", "gitopstenant", "Active", "True") {
+			t.Errorf("the GitOps tenant is not listed Ready:\n%s", out)
+		}
+	})
+}
+
+// TestConfinement proves what the demo could not: with bootstrap --lockdown
+// and add --confine, a tenant's Kustomization cannot write outside its
+// namespace, while its own template still reconciles.
+func TestConfinement(t *testing.T) {
+	e := startEnv(t, fluxEnvOptions(true))
+	e.bootstrap("--lockdown")
+	deploy := e.mustGet(deploymentGVR, "flux-system", "kustomize-controller")
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	for _, want := range []string{"--default-service-account=default", "--no-remote-bases=true"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("bootstrap --lockdown: kustomize-controller args %v lack %s", args, want)
+		}
+	}
+
+	e.mustRun("add", "confined", "tenant-c", "--confine")
+	ks := e.mustGet(kustomizationGVR, "confined", "dummy")
+	if sa, _, _ := unstructured.NestedString(ks.Object, "spec", "serviceAccountName"); sa != "confined" {
+		t.Fatalf("add --confine: serviceAccountName = %q", sa)
+	}
+	e.waitKustomization("confined", "dummy", "True")
+	env := containerEnv(t, e.mustGet(deploymentGVR, "confined", "dummy"))
+	if env["SUBST_LITERAL"] != "tenant-c" {
+		t.Errorf("confined tenant's Deployment SUBST_LITERAL = %q", env["SUBST_LITERAL"])
+	}
+
+	// As the tenant's ServiceAccount, and as the namespace's default one.
+	for name, sa := range map[string]string{"wrong": "confined", "wrong-default-sa": ""} {
+		e.applyHostileKustomization("confined", name, sa)
+		msg := e.waitKustomization("confined", name, "False")
+		t.Logf("Kustomization confined/%s: %s", name, msg)
+		if !strings.Contains(strings.ToLower(msg), "forbidden") {
+			t.Errorf("Kustomization %s failed, but not as Forbidden: %s", name, msg)
+		}
+	}
+	e.assertAbsent(configMapGVR, "default", "wrong-namespace")
+	// The tenant's own objects are untouched by the refused ones.
+	e.waitKustomization("confined", "dummy", "True")
+}
+
+// applyHostileKustomization creates, in a tenant's namespace, the
+// Kustomization the demo used to show the leak: the wrong-namespace template,
+// with no targetNamespace, so its ConfigMap aims at namespace default.
+func (e *env) applyHostileKustomization(namespace, name, serviceAccount string) {
+	e.t.Helper()
+	spec := map[string]any{
+		"interval":  "5m",
+		"path":      "./kustomizations/wrong-namespace",
+		"prune":     true,
+		"sourceRef": map[string]any{"kind": "GitRepository", "name": "default", "namespace": "flux-system"},
+	}
+	if serviceAccount != "" {
+		spec["serviceAccountName"] = serviceAccount
+	}
+	ks := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"spec":       spec,
+	}}
+	if _, err := e.client.Resource(kustomizationGVR).Namespace(namespace).Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+		e.t.Fatalf("creating Kustomization %s/%s: %v", namespace, name, err)
+	}
+}
+
+// requestSourceReconcile asks source-controller to fetch the GitRepository
+// now, as `flux reconcile source git` does.
+func (e *env) requestSourceReconcile(namespace, name string) {
+	e.t.Helper()
+	obj := e.mustGet(gitRepositoryGVR, namespace, name)
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations["reconcile.fluxcd.io/requestedAt"] = time.Now().Format(time.RFC3339Nano)
+	obj.SetAnnotations(annotations)
+	if _, err := e.client.Resource(gitRepositoryGVR).Namespace(namespace).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
+		e.t.Fatalf("requesting reconcile of GitRepository %s/%s: %v", namespace, name, err)
+	}
+}
+
+func establishedCondition(crd *unstructured.Unstructured) (string, string) {
+	conditions, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conditions {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Established" {
+			s, _ := m["status"].(string)
+			msg, _ := m["message"].(string)
+			return s, msg
+		}
+	}
+	return "", ""
+}
+
+func assertManagedBy(t *testing.T, obj *unstructured.Unstructured, manager string) {
+	t.Helper()
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply {
+			return
+		}
+	}
+	t.Errorf("%s %s/%s has no Apply entry of field manager %s", obj.GetKind(), obj.GetNamespace(), obj.GetName(), manager)
+}
+
+func containerEnv(t *testing.T, deploy *unstructured.Unstructured) map[string]string {
+	t.Helper()
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	if len(containers) == 0 {
+		t.Fatalf("Deployment %s/%s has no containers", deploy.GetNamespace(), deploy.GetName())
+	}
+	env := map[string]string{}
+	list, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
+	for _, item := range list {
+		m := item.(map[string]any)
+		name, _ := m["name"].(string)
+		value, _ := m["value"].(string)
+		env[name] = value
+	}
+	return env
+}
+
+// regexpLine reports whether some line of a table holds these fields first,
+// in order.
+func regexpLine(table string, fields ...string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= len(fields) && slices.Equal(f[:len(fields)], fields) {
+			return true
+		}
+	}
+	return false
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// twoContextKubeconfig writes a kubeconfig whose current context points at
+// a dead address and whose context "live" is the harness cluster.
+func twoContextKubeconfig(t *testing.T, adminKubeconfig string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(adminKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := cfg.Contexts[cfg.CurrentContext].DeepCopy()
+	deadCluster := cfg.Clusters[live.Cluster].DeepCopy()
+	deadCluster.Server = "https://127.0.0.1:1"
+	cfg.Clusters["dead"] = deadCluster
+	dead := live.DeepCopy()
+	dead.Cluster = "dead"
+	cfg.Contexts["live"] = live
+	cfg.Contexts["dead"] = dead
+	cfg.CurrentContext = "dead"
+	path := filepath.Join(t.TempDir(), "two-contexts.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
