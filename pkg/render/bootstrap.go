@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,11 +89,7 @@ func (o BootstrapOptions) Validate() error {
 		return fmt.Errorf("--components must name at least one of %s", strings.Join(known, ", "))
 	}
 	for _, c := range o.Components {
-		found := false
-		for _, k := range known {
-			found = found || c == k
-		}
-		if !found {
+		if !slices.Contains(known, c) {
 			return fmt.Errorf("invalid component %q: must be one of %s", c, strings.Join(known, ", "))
 		}
 	}

@@ -3,34 +3,30 @@ package render
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// reservedNamespaces are never a tenant's: adding a tenant there would hand
+// ReservedNamespaces are never a tenant's: adding a tenant there would hand
 // the cluster's own namespaces to a tenant, and deleting one would break the
-// cluster or Flux.
-var reservedNamespaces = map[string]bool{
-	"default":         true,
-	"kube-system":     true,
-	"kube-public":     true,
-	"kube-node-lease": true,
-	"flux-system":     true,
+// cluster or Flux. Sorted, for messages and docs.
+func ReservedNamespaces() []string {
+	return []string{"default", FluxNamespace, "kube-node-lease", "kube-public", "kube-system"}
 }
 
 // IsReservedNamespace reports whether ns belongs to the cluster or to Flux.
-func IsReservedNamespace(ns string) bool { return reservedNamespaces[ns] }
-
-// ReservedNamespaces lists them, sorted, for error messages and docs.
-func ReservedNamespaces() []string { return SortedKeys(reservedNamespaces) }
+func IsReservedNamespace(ns string) bool { return slices.Contains(ReservedNamespaces(), ns) }
 
 // substitutionVarName is the rule kustomize-controller applies to
 // post-build variable names (fluxcd/pkg/kustomize varsubst).
 var substitutionVarName = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]*$`)
 
 // sourceKinds are the kinds a Flux v1 Kustomization may take as sourceRef.
-var sourceKinds = []string{"GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"}
+func sourceKinds() []string {
+	return []string{"GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"}
+}
 
 // ValidateNamespaceName checks a tenant namespace name.
 func ValidateNamespaceName(ns string) error {
@@ -165,12 +161,8 @@ func ParseSourceRef(s string) (SourceRef, error) {
 
 // Validate checks the kind, name and namespace.
 func (r SourceRef) Validate() error {
-	known := false
-	for _, k := range sourceKinds {
-		known = known || r.Kind == k
-	}
-	if !known {
-		return fmt.Errorf("source kind %q is not one of %s (form: <kind>/<name>.<namespace>)", r.Kind, strings.Join(sourceKinds, ", "))
+	if !slices.Contains(sourceKinds(), r.Kind) {
+		return fmt.Errorf("source kind %q is not one of %s (form: <kind>/<name>.<namespace>)", r.Kind, strings.Join(sourceKinds(), ", "))
 	}
 	if errs := validation.IsDNS1123Subdomain(r.Name); len(errs) > 0 {
 		return fmt.Errorf("source name %q: %s", r.Name, strings.Join(errs, "; "))
