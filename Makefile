@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.d
 # detector slows the test processes, not the cluster.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools test unit e2e lint demo clean
+.PHONY: all build tools test unit e2e fuzz lint demo clean
 
 all: lint build test
 
@@ -33,6 +33,12 @@ unit:
 
 e2e: tools
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -v ./test/...
+
+# Each fuzz target for FUZZTIME; crashers land in testdata/fuzz as regression seeds.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./pkg/render -run '^$$' -fuzz '^FuzzRenderTenant$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/render -run '^$$' -fuzz '^FuzzParseTenantList$$' -fuzztime $(FUZZTIME)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

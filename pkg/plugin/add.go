@@ -1,11 +1,17 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +34,10 @@ const addExample = `  # Add tenant "sometenant" in namespace foo, as the demo's 
   kubectl tenant add foo sometenant --dry-run=client -o yaml > tenants/foo.yaml
 
   # Confine the tenant: Flux applies its manifests as the tenant's ServiceAccount
-  kubectl tenant add foo sometenant --confine --var REGION=eu-west-1`
+  kubectl tenant add foo sometenant --confine --var REGION=eu-west-1
+
+  # Many tenants from a file of "namespace,name[,KEY=VALUE...]" lines (or a YAML list)
+  kubectl tenant add -f tenants.csv --concurrency 16`
 
 // AddOptions are the inputs of `kubectl tenant add`.
 type AddOptions struct {
@@ -36,14 +45,19 @@ type AddOptions struct {
 	printFlags  *printFlags
 	genericiooptions.IOStreams
 
+	// Tenant holds the flags' values; with -f it is the template every
+	// listed tenant starts from.
 	Tenant         render.TenantOptions
+	Filename       string
+	Concurrency    int
 	vars           []string
 	source         string
 	DryRun         DryRunStrategy
 	Adopt          bool
 	ForceConflicts bool
 
-	objects []*unstructured.Unstructured
+	tenants []render.TenantOptions
+	objects [][]*unstructured.Unstructured // per tenant, in apply order
 	printer printers.ResourcePrinter
 }
 
@@ -55,6 +69,7 @@ func NewAddOptions(configFlags *genericclioptions.ConfigFlags, streams genericio
 		IOStreams:   streams,
 		Tenant:      render.DefaultTenantOptions(),
 		source:      render.DefaultSource,
+		Concurrency: 8,
 	}
 }
 
@@ -74,6 +89,8 @@ unless it already belongs to this tenant, or --adopt is given and it belongs to 
 tenant.`,
 		Example: addExample,
 		Args:    cobra.MaximumNArgs(2),
+		// A new namespace has nothing to complete from.
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -95,6 +112,8 @@ tenant.`,
 	f.StringVar(&o.Tenant.Path, "path", o.Tenant.Path, "Path to the per-tenant template inside the source")
 	f.DurationVar(&o.Tenant.Interval, "interval", o.Tenant.Interval, "Reconcile interval of the tenant's Kustomization")
 	f.BoolVar(&o.Tenant.Confine, "confine", false, "Make Flux apply the tenant's manifests as the tenant's ServiceAccount (needs kustomize-controller with --default-service-account; see bootstrap --lockdown)")
+	f.StringVarP(&o.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With -f, how many tenants are applied at once")
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	addDryRunFlag(cmd, &o.DryRun)
@@ -102,8 +121,12 @@ tenant.`,
 	return cmd
 }
 
-// Complete reads positional arguments and flag values into typed options.
+// Complete reads positional arguments, the tenant file and flag values into
+// typed options.
 func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
+	if o.Filename != "" && (len(args) > 0 || o.Tenant.Namespace != "" || o.Tenant.Name != "") {
+		return fmt.Errorf("-f %s cannot be combined with --tenant-namespace, --tenant-name or arguments: the file names the tenants", o.Filename)
+	}
 	// Positional arguments fill what the flags left empty, in order, so
 	// "add foo sometenant" and "add --tenant-name sometenant foo" agree.
 	for _, arg := range args {
@@ -134,6 +157,13 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.Tenant.Source = source
+	if o.Filename != "" {
+		if o.tenants, err = o.readTenantFile(); err != nil {
+			return err
+		}
+	} else {
+		o.tenants = []render.TenantOptions{o.Tenant}
+	}
 	printer, err := o.printFlags.toPrinter(o.DryRun)
 	if err != nil {
 		return err
@@ -142,32 +172,79 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// Validate checks every option before anything is sent to the cluster.
+// readTenantFile gives every listed tenant the flags' options, with the
+// file's variables over the flags'.
+func (o *AddOptions) readTenantFile() ([]render.TenantOptions, error) {
+	var data []byte
+	var err error
+	if o.Filename == "-" {
+		data, err = io.ReadAll(o.In)
+	} else {
+		data, err = os.ReadFile(o.Filename)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading -f %s: %w", o.Filename, err)
+	}
+	entries, err := render.ParseTenantList(data)
+	if err != nil {
+		return nil, fmt.Errorf("-f %s: %w", o.Filename, err)
+	}
+	tenants := make([]render.TenantOptions, len(entries))
+	for i, e := range entries {
+		t := o.Tenant
+		t.Namespace, t.Name = e.Namespace, e.Name
+		t.Vars = maps.Clone(o.Tenant.Vars)
+		if len(e.Vars) > 0 && t.Vars == nil {
+			t.Vars = map[string]string{}
+		}
+		maps.Copy(t.Vars, e.Vars)
+		tenants[i] = t
+	}
+	return tenants, nil
+}
+
+// Validate checks every option of every tenant before anything is sent to
+// the cluster.
 func (o *AddOptions) Validate() error {
-	if o.Tenant.Namespace == "" {
-		return fmt.Errorf("--tenant-namespace is required (or give NAMESPACE as the first argument)")
+	if o.Filename == "" {
+		if o.Tenant.Namespace == "" {
+			return fmt.Errorf("--tenant-namespace is required (or give NAMESPACE as the first argument, or -f FILE)")
+		}
+		if o.Tenant.Name == "" {
+			return fmt.Errorf("--tenant-name is required (or give NAME as the second argument)")
+		}
 	}
-	if o.Tenant.Name == "" {
-		return fmt.Errorf("--tenant-name is required (or give NAME as the second argument)")
+	if o.Concurrency < 1 {
+		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
 	}
-	tenant, err := render.RenderTenant(o.Tenant)
-	if err != nil {
-		return err
+	o.objects = make([][]*unstructured.Unstructured, len(o.tenants))
+	for i, t := range o.tenants {
+		tenant, err := render.RenderTenant(t)
+		if err != nil {
+			if o.Filename != "" {
+				return fmt.Errorf("-f %s: tenant %d (%s): %w", o.Filename, i+1, t.Namespace, err)
+			}
+			return err
+		}
+		if o.objects[i], err = tenant.Unstructured(); err != nil {
+			return err
+		}
 	}
-	objects, err := tenant.Unstructured()
-	if err != nil {
-		return err
-	}
-	o.objects = objects
 	return nil
 }
 
 // Run prints the objects (--dry-run=client) or applies them.
 func (o *AddOptions) Run(ctx context.Context) error {
 	if o.DryRun == DryRunClient {
-		return o.printAll(o.objects)
+		for _, objs := range o.objects {
+			if err := o.printAll(o.Out, objs); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	c, err := newClients(o.configFlags, o.ErrOut)
+	qps, burst := o.clientRate()
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
 	if err != nil {
 		return err
 	}
@@ -178,65 +255,133 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if !served {
 		return fmt.Errorf("flux is not installed on this cluster (the API serves no %s Kustomization); run \"kubectl tenant bootstrap\" first", kustomizev1.GroupVersion)
 	}
-	exists, err := o.checkNamespace(ctx, c)
+	existing, err := o.existingNamespaces(ctx, c)
 	if err != nil {
 		return err
 	}
+	// Every refusal is found before the first write, so a bad tenant in a
+	// file leaves the cluster as it was.
+	for _, t := range o.tenants {
+		if err := o.checkNamespace(t, existing[t.Namespace]); err != nil {
+			return err
+		}
+	}
 
 	a := &applier{client: c.dynamic, mapper: tenantRESTMapper(), dryRun: o.DryRun, forceConflicts: o.ForceConflicts}
-	for i, obj := range o.objects {
-		if i > 0 && !exists && o.DryRun == DryRunServer {
+	var mu sync.Mutex // serialises output, one tenant's block at a time
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.SetLimit(o.Concurrency)
+	for i := range o.tenants {
+		if groupCtx.Err() != nil {
+			break // a tenant failed: start no more
+		}
+		group.Go(func() error {
+			var out bytes.Buffer
+			err := o.applyTenant(groupCtx, a, &out, o.objects[i], existing[o.tenants[i].Namespace] != nil)
+			mu.Lock()
+			defer mu.Unlock()
+			_, _ = o.Out.Write(out.Bytes())
+			return err
+		})
+	}
+	if err := group.Wait(); err != nil {
+		return err
+	}
+	if o.printFlags.humanOutput() && o.DryRun == DryRunNone {
+		if len(o.tenants) == 1 {
+			t := o.tenants[0]
+			fmt.Fprintf(o.Out, "Tenant %q added in namespace %q. Run \"kubectl tenant list\" or \"flux get ks --namespace %s\" for status.\n", t.Name, t.Namespace, t.Namespace)
+		} else {
+			fmt.Fprintf(o.Out, "%d tenants added. Run \"kubectl tenant list\" for status.\n", len(o.tenants))
+		}
+	}
+	return nil
+}
+
+// clientRate raises client-go's default 5 QPS for -f, where each worker
+// sends five applies per tenant; a single add stays within the default.
+func (o *AddOptions) clientRate() (qps float32, burst int) {
+	if len(o.tenants) <= 1 {
+		return 0, 0
+	}
+	qps = float32(25 * o.Concurrency)
+	return qps, int(2 * qps)
+}
+
+// applyTenant applies one tenant's objects in order, writing what the
+// server returned to out.
+func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer, objs []*unstructured.Unstructured, namespaceExists bool) error {
+	for i, obj := range objs {
+		if i > 0 && !namespaceExists && o.DryRun == DryRunServer {
 			// The server cannot check objects in a namespace that a dry run
 			// did not create; print the rest as rendered.
-			fmt.Fprintf(o.ErrOut, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", o.Tenant.Namespace)
-			return o.printAll(o.objects[i:])
+			fmt.Fprintf(o.ErrOut, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", obj.GetNamespace())
+			return o.printAll(out, objs[i:])
 		}
 		applied, err := a.apply(ctx, obj)
 		if err != nil {
 			return err
 		}
-		if err := o.printer.PrintObj(applied, o.Out); err != nil {
+		if err := o.printer.PrintObj(applied, out); err != nil {
 			return err
 		}
-	}
-	if o.printFlags.humanOutput() && o.DryRun == DryRunNone {
-		fmt.Fprintf(o.Out, "Tenant %q added in namespace %q. Run \"kubectl tenant list\" or \"flux get ks --namespace %s\" for status.\n",
-			o.Tenant.Name, o.Tenant.Namespace, o.Tenant.Namespace)
 	}
 	return nil
 }
 
-func (o *AddOptions) printAll(objs []*unstructured.Unstructured) error {
+func (o *AddOptions) printAll(out io.Writer, objs []*unstructured.Unstructured) error {
 	for _, obj := range objs {
-		if err := o.printer.PrintObj(obj, o.Out); err != nil {
+		if err := o.printer.PrintObj(obj, out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// existingNamespaces reads the tenants' namespaces that exist: one GET for
+// one tenant, one paged LIST for a file of them.
+func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[string]*unstructured.Unstructured, error) {
+	found := map[string]*unstructured.Unstructured{}
+	if len(o.tenants) == 1 {
+		name := o.tenants[0].Namespace
+		ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return found, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading namespace %q: %w", name, err)
+		}
+		found[name] = ns
+		return found, nil
+	}
+	all, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), metav1.ListOptions{Limit: 500})
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	for _, ns := range all {
+		found[ns.GetName()] = ns
+	}
+	return found, nil
 }
 
 // checkNamespace refuses a namespace that is another tenant's, or anybody's
-// without --adopt, and one that is being deleted. It reports whether the
-// namespace exists.
-func (o *AddOptions) checkNamespace(ctx context.Context, c *clients) (bool, error) {
-	ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, o.Tenant.Namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
+// without --adopt, and one that is being deleted. ns is nil when the
+// namespace does not exist.
+func (o *AddOptions) checkNamespace(t render.TenantOptions, ns *unstructured.Unstructured) error {
+	if ns == nil {
+		return nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("reading namespace %q: %w", o.Tenant.Namespace, err)
-	}
-	owner, labelled := ns.GetLabels()[o.Tenant.LabelKey]
+	owner, labelled := ns.GetLabels()[t.LabelKey]
 	switch {
-	case labelled && owner != o.Tenant.Name:
-		return true, fmt.Errorf("namespace %q belongs to tenant %q (label %s), not %q; refusing to take it over", o.Tenant.Namespace, owner, o.Tenant.LabelKey, o.Tenant.Name)
+	case labelled && owner != t.Name:
+		return fmt.Errorf("namespace %q belongs to tenant %q (label %s), not %q; refusing to take it over", t.Namespace, owner, t.LabelKey, t.Name)
 	case !labelled && !o.Adopt:
-		return true, fmt.Errorf("namespace %q already exists and is not a tenant namespace (no %s label); pass --adopt to make it tenant %q's", o.Tenant.Namespace, o.Tenant.LabelKey, o.Tenant.Name)
+		return fmt.Errorf("namespace %q already exists and is not a tenant namespace (no %s label); pass --adopt to make it tenant %q's", t.Namespace, t.LabelKey, t.Name)
 	}
 	if ns.GetDeletionTimestamp() != nil {
-		return true, fmt.Errorf("namespace %q is being deleted; wait until it is gone and add the tenant again", o.Tenant.Namespace)
+		return fmt.Errorf("namespace %q is being deleted; wait until it is gone and add the tenant again", t.Namespace)
 	}
-	return true, nil
+	return nil
 }
 
 // waitPollInterval is how often --wait looks again; short enough that a

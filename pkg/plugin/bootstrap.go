@@ -152,7 +152,7 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	c, err := newClients(o.configFlags, o.ErrOut)
+	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
 		return err
 	}

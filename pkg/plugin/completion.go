@@ -33,7 +33,7 @@ func (c tenantCompletion) complete(ctx context.Context, prefix string, pick func
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cl, err := newClients(c.configFlags, io.Discard)
+	cl, err := newClients(c.configFlags, io.Discard, 0, 0)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

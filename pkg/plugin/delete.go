@@ -140,7 +140,7 @@ func (o *DeleteOptions) Validate() error {
 
 // Run finds the one matching tenant namespace and deletes it.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags, o.ErrOut)
+	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,8 @@ type clients struct {
 // newClients builds clients from --kubeconfig, --context and the other
 // kubectl flags. Server warnings go to errOut once each, as kubectl prints
 // them, instead of through klog.
-func newClients(flags *genericclioptions.ConfigFlags, errOut io.Writer) (*clients, error) {
+// qps and burst, when not zero, replace client-go's defaults (5 and 10).
+func newClients(flags *genericclioptions.ConfigFlags, errOut io.Writer, qps float32, burst int) (*clients, error) {
 	// With no kubeconfig at all, client-go falls back to localhost:8080,
 	// which fails later with a confusing "connection refused".
 	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
@@ -35,6 +36,9 @@ func newClients(flags *genericclioptions.ConfigFlags, errOut io.Writer) (*client
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	config = rest.CopyConfig(config)
+	if qps > 0 {
+		config.QPS, config.Burst = qps, burst
+	}
 	config.WarningHandler = rest.NewWarningWriter(errOut, rest.WarningWriterOptions{Deduplicate: true})
 	dyn, err := dynamic.NewForConfig(config)
 	if err != nil {

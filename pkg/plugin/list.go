@@ -112,7 +112,7 @@ func (o *ListOptions) Validate() error {
 
 // Run lists tenant namespaces and their Kustomizations, each in chunks.
 func (o *ListOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags, o.ErrOut)
+	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -183,6 +183,9 @@ func TestBadInputNeverReachesTheCluster(t *testing.T) {
 		{[]string{"add", "--tenant-namespace", "foo", "--tenant-name", "t", "x"}, `unexpected argument "x"`},
 		{[]string{"add", "foo", "t", "--tenant-label", "not a key"}, `invalid tenant label key "not a key"`},
 		{[]string{"add", "foo", "t", "--interval", "0s"}, "invalid interval"},
+		{[]string{"add", "-f", "/nonexistent.csv"}, "reading -f /nonexistent.csv"},
+		{[]string{"add", "-f", "x.csv", "foo", "t"}, "cannot be combined with --tenant-namespace"},
+		{[]string{"add", "--concurrency", "0", "foo", "t"}, "invalid --concurrency 0"},
 		{[]string{"delete"}, "give --tenant-namespace, --tenant-name or both"},
 		{[]string{"delete", "--tenant-namespace", "kube-system"}, `namespace "kube-system" is reserved`},
 		{[]string{"delete", "kube-public"}, "reserved"},
@@ -214,6 +217,42 @@ func TestBadInputNeverReachesTheCluster(t *testing.T) {
 				t.Errorf("%d requests reached the cluster", sent)
 			}
 		})
+	}
+}
+
+func TestAddFromFile(t *testing.T) {
+	kubeconfig, requests := recordingServer(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "tenants.csv")
+	if err := os.WriteFile(good, []byte("namespace,name\nfoo,sometenant\nbar,other,REGION=eu\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runTenant(t, "add", "-f", good, "--dry-run=client", "-o", "name", "--var", "TIER=gold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, "\n") != 10 || !strings.HasPrefix(out, "namespace/foo\n") {
+		t.Errorf("add -f printed:\n%s", out)
+	}
+	out, _, err = runTenant(t, "add", "-f", good, "--dry-run=client", "-o", "yaml", "--var", "TIER=gold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, "TIER: gold") != 2 || strings.Count(out, "REGION: eu") != 1 {
+		t.Errorf("flag and file variables not merged:\n%s", out)
+	}
+
+	// One bad line fails the whole file before anything is sent.
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("foo,sometenant\nBAD,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runTenant(t, "add", "-f", bad, "--kubeconfig", kubeconfig)
+	if err == nil || !strings.Contains(err.Error(), `tenant 2 (BAD): invalid tenant namespace "BAD"`) {
+		t.Errorf("bad file: %v", err)
+	}
+	if requests.Load() != 0 {
+		t.Errorf("a bad tenant file still sent %d requests", requests.Load())
 	}
 }
 

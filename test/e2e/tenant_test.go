@@ -288,6 +288,33 @@ func TestTenantLifecycle(t *testing.T) {
 			t.Errorf("the GitOps tenant is not listed Ready:\n%s", out)
 		}
 	})
+	step("add -f adds many tenants with bounded concurrency; a re-run changes nothing", func(t *testing.T) {
+		e.t = t
+		var csv strings.Builder
+		csv.WriteString("namespace,name\n")
+		for i := range 20 {
+			fmt.Fprintf(&csv, "bulk-%02d,bulk-tenant-%02d,INDEX=%d\n", i, i, i)
+		}
+		file := filepath.Join(t.TempDir(), "tenants.csv")
+		if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := e.mustRun("add", "-f", file, "--concurrency", "4", "-o", "name")
+		if n := strings.Count(out, "\n"); n != 100 {
+			t.Errorf("add -f printed %d objects, want 100:\n%s", n, out)
+		}
+		rendered := e.renderTenant("bulk-07", "bulk-tenant-07", "--var", "INDEX=7")
+		e.assertLive(rendered)
+		before := e.writesBy("kubectl-tenant", rendered)
+		e.mustRun("add", "-f", file, "--concurrency", "4")
+		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
+			t.Errorf("re-running add -f changed objects:\nbefore %v\nafter  %v", before, after)
+		}
+		names := e.mustRun("list", "-o", "name", "-l", "toolkit.fluxcd.io/tenant", "--chunk-size", "7")
+		if n := strings.Count(names, "namespace/bulk-"); n != 20 {
+			t.Errorf("list found %d bulk tenants, want 20", n)
+		}
+	})
 }
 
 // TestConfinement proves what the demo could not: with bootstrap --lockdown

@@ -1,0 +1,102 @@
+package render
+
+import (
+	"bytes"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// FuzzRenderTenant: any input either fails validation or renders objects
+// whose names and labels the API server would accept, and that survive a
+// YAML round trip unchanged.
+func FuzzRenderTenant(f *testing.F) {
+	f.Add("foo", "sometenant", "REGION", "eu-west-1", "GitRepository/default.flux-system", "cluster-admin")
+	f.Add("a", "Some_Tenant.v2", "_X", `quotes "and" 'such'`, "Bucket/b", "system:aggregate-to-edit")
+	f.Add("Foo", "${X}", "1X", "a\nb", "HelmRepository/x.y", "a/b")
+	f.Fuzz(func(t *testing.T, namespace, name, varKey, varValue, source, clusterRole string) {
+		o := DefaultTenantOptions()
+		o.Namespace, o.Name, o.ClusterRole = namespace, name, clusterRole
+		o.Vars = map[string]string{varKey: varValue}
+		ref, err := ParseSourceRef(source)
+		if err != nil {
+			return
+		}
+		o.Source = ref
+		tenant, err := RenderTenant(o)
+		if err != nil {
+			return
+		}
+		objs, err := tenant.Unstructured()
+		if err != nil {
+			t.Fatalf("valid options failed to convert: %v", err)
+		}
+		for _, obj := range objs {
+			if errs := validation.IsDNS1123Subdomain(obj.GetName()); len(errs) > 0 {
+				t.Fatalf("%s name %q is invalid: %v", obj.GetKind(), obj.GetName(), errs)
+			}
+			for k, v := range obj.GetLabels() {
+				if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+					t.Fatalf("label key %q is invalid: %v", k, errs)
+				}
+				if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+					t.Fatalf("label %s=%q is invalid: %v", k, v, errs)
+				}
+			}
+		}
+		if errs := validation.IsConfigMapKey(varKey); len(errs) > 0 {
+			t.Fatalf("accepted variable %q is not a valid ConfigMap key: %v", varKey, errs)
+		}
+		out, err := EncodeYAML(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeYAML(out)
+		if err != nil {
+			t.Fatalf("rendered YAML does not parse: %v\n%s", err, out)
+		}
+		again, err := EncodeYAML(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, again) {
+			t.Fatalf("YAML round trip changed the output:\n%s\n---- became ----\n%s", out, again)
+		}
+		if len(back) != len(objs) {
+			t.Fatalf("round trip gave %d objects, want %d", len(back), len(objs))
+		}
+		for i := range objs {
+			if !equality.Semantic.DeepEqual(back[i].GetLabels(), objs[i].GetLabels()) {
+				t.Fatalf("labels changed in the round trip")
+			}
+		}
+	})
+}
+
+// FuzzParseTenantList: any file either fails with an error or yields
+// entries that add would accept.
+func FuzzParseTenantList(f *testing.F) {
+	f.Add([]byte("namespace,name\nfoo,sometenant\nbar,other,REGION=eu\n"))
+	f.Add([]byte("- namespace: foo\n  name: a\n  vars: {X: y}\n"))
+	f.Add([]byte(`[{"namespace":"foo","name":"a"}]`))
+	f.Add([]byte("foo,\"a\nb\",X=1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := ParseTenantList(data)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, e := range entries {
+			o := DefaultTenantOptions()
+			o.Namespace, o.Name, o.Vars = e.Namespace, e.Name, e.Vars
+			if _, err := RenderTenant(o); err != nil {
+				t.Fatalf("parsed entry %+v does not render: %v", e, err)
+			}
+			if seen[e.Namespace] {
+				t.Fatalf("namespace %q parsed twice", e.Namespace)
+			}
+			seen[e.Namespace] = true
+		}
+	})
+}
