@@ -55,6 +55,7 @@ type AddOptions struct {
 	DryRun         DryRunStrategy
 	Adopt          bool
 	ForceConflicts bool
+	Recreate       bool
 
 	tenants []render.TenantOptions
 	objects [][]*unstructured.Unstructured // per tenant, in apply order
@@ -116,6 +117,7 @@ tenant.`,
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With -f, how many tenants are applied at once")
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
+	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.printFlags.AddFlags(cmd)
 	return cmd
@@ -268,6 +270,9 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	}
 
 	a := &applier{client: c.dynamic, mapper: tenantRESTMapper(), dryRun: o.DryRun, forceConflicts: o.ForceConflicts}
+	if err := o.checkPermissions(ctx, a, existing); err != nil {
+		return err
+	}
 	var mu sync.Mutex // serialises output, one tenant's block at a time
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(o.Concurrency)
@@ -298,6 +303,28 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// checkPermissions reviews the caller's rules once per existing tenant
+// namespace, and once for all new ones (which hold no RoleBindings yet, so
+// the same cluster-wide rules apply to each).
+func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing map[string]*unstructured.Unstructured) error {
+	checkedNew := false
+	for i, t := range o.tenants {
+		isNew := existing[t.Namespace] == nil
+		if isNew && checkedNew {
+			continue
+		}
+		checkedNew = checkedNew || isNew
+		missing, err := a.missingPermission(ctx, t.Namespace, o.objects[i])
+		if err != nil {
+			return err
+		}
+		if missing != "" {
+			return fmt.Errorf("missing permission: you cannot %s; adding a tenant needs create and patch on %s, so nothing was applied", missing, requiredPermissions())
+		}
+	}
+	return nil
+}
+
 // clientRate raises client-go's default 5 QPS for -f, where each worker
 // sends five applies per tenant; a single add stays within the default.
 func (o *AddOptions) clientRate() (qps float32, burst int) {
@@ -311,6 +338,7 @@ func (o *AddOptions) clientRate() (qps float32, burst int) {
 // applyTenant applies one tenant's objects in order, writing what the
 // server returned to out.
 func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer, objs []*unstructured.Unstructured, namespaceExists bool) error {
+	var created *unstructured.Unstructured // the namespace, if this run made it
 	for i, obj := range objs {
 		if i > 0 && !namespaceExists && o.DryRun == DryRunServer {
 			// The server cannot check objects in a namespace that a dry run
@@ -319,14 +347,38 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 			return o.printAll(out, objs[i:])
 		}
 		applied, err := a.apply(ctx, obj)
+		if err != nil && o.Recreate && isImmutableRoleRef(err) {
+			applied, err = a.recreate(ctx, obj)
+		}
 		if err != nil {
-			return err
+			if isImmutableRoleRef(err) {
+				err = fmt.Errorf("%w (roleRef cannot change; re-run with --recreate to delete and re-create the RoleBinding)", err)
+			}
+			return o.rollBack(ctx, a, created, err)
+		}
+		if i == 0 && !namespaceExists && o.DryRun == DryRunNone {
+			created = applied
 		}
 		if err := o.printer.PrintObj(applied, out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rollBack deletes a namespace this run created when a later object failed,
+// so a failed add leaves nothing behind; the UID precondition keeps it from
+// deleting a namespace someone else re-created meanwhile.
+func (o *AddOptions) rollBack(ctx context.Context, a *applier, created *unstructured.Unstructured, cause error) error {
+	if created == nil {
+		return cause
+	}
+	uid := created.GetUID()
+	err := a.client.Resource(namespaceGVR).Delete(context.WithoutCancel(ctx), created.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w; deleting namespace %q that this run created also failed: %v", cause, created.GetName(), err)
+	}
+	return fmt.Errorf("%w; namespace %q, which this run created, was deleted again", cause, created.GetName())
 }
 
 func (o *AddOptions) printAll(out io.Writer, objs []*unstructured.Unstructured) error {

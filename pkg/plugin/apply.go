@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -67,6 +68,35 @@ func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured) (*u
 		return nil, applyError(obj, err)
 	}
 	return applied, nil
+}
+
+// recreate deletes obj's live counterpart and applies obj again, for fields
+// the API server will not change in place, such as a RoleBinding's roleRef.
+func (a *applier) recreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	resource, err := a.resourceFor(obj)
+	if err != nil {
+		return nil, err
+	}
+	if a.dryRun == DryRunServer {
+		// A dry-run delete leaves the old object, so the apply would fail
+		// again; show what would be created instead.
+		return obj, nil
+	}
+	live, err := resource.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("recreating %s: %w", describe(obj), err)
+	}
+	uid := live.GetUID()
+	if err := resource.Delete(ctx, obj.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("recreating %s: %w", describe(obj), err)
+	}
+	return a.apply(ctx, obj)
+}
+
+// isImmutableRoleRef reports the API server's refusal to change a binding's
+// roleRef.
+func isImmutableRoleRef(err error) bool {
+	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "roleRef")
 }
 
 func applyError(obj *unstructured.Unstructured, err error) error {

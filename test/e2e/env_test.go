@@ -128,26 +128,35 @@ type result struct {
 	exitCode       int
 }
 
-// runWith runs the plugin binary with exactly these arguments.
-func (e *env) runWith(args ...string) result {
-	e.t.Helper()
+// execPlugin runs the plugin binary with exactly these arguments. It is
+// safe to call from several goroutines.
+func execPlugin(home string, args ...string) (result, error) {
 	cmd := exec.Command(theSuite.binary, args...)
 	// A private HOME keeps the user's ~/.kube out of the test.
-	cmd.Env = append(os.Environ(), "HOME="+e.home, "KUBECONFIG=")
+	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	code := 0
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running kubectl-tenant: %v", err)
+		r.exitCode = exitErr.ExitCode()
+		err = nil
 	}
-	if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "goroutine ") {
-		e.t.Fatalf("kubectl-tenant %v crashed:\n%s", args, stderr.String())
+	if err == nil && (strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ")) {
+		err = fmt.Errorf("kubectl-tenant %v crashed:\n%s", args, r.stderr)
 	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), exitCode: code}
+	return r, err
+}
+
+// runWith runs the plugin binary with exactly these arguments.
+func (e *env) runWith(args ...string) result {
+	e.t.Helper()
+	r, err := execPlugin(e.home, args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
 }
 
 // run runs the plugin against this env's cluster.
