@@ -257,6 +257,23 @@ func TestTenantLifecycle(t *testing.T) {
 		e.applyHostileKustomization("beta", "wrong", "")
 		e.waitKustomization("beta", "wrong", "True")
 		e.mustGet(configMapGVR, "default", "wrong-namespace")
+
+		// And remote bases are fetched, which --lockdown refuses (see
+		// TestConfinement): the base is on the harness's git server.
+		if _, err := e.cluster.GitCommit(map[string][]byte{
+			"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
+		}, "a remote base"); err != nil {
+			t.Fatal(err)
+		}
+		e.requestSourceReconcile("flux-system", "default")
+		ks := hostileKustomization("beta", "remote-base", "./hostile/remote-base", "")
+		ks.Object["spec"].(map[string]any)["namePrefix"] = "remote-"
+		ks.Object["spec"].(map[string]any)["targetNamespace"] = "beta"
+		if _, err := e.client.Resource(kustomizationGVR).Namespace("beta").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitKustomization("beta", "remote-base", "True")
+		e.mustGet(deploymentGVR, "beta", "remote-dummy")
 	})
 
 	step("GitOps: the printed YAML reconciled by Flux gives the same objects as add", func(t *testing.T) {
@@ -353,30 +370,86 @@ func TestConfinement(t *testing.T) {
 		}
 	}
 	e.assertAbsent(configMapGVR, "default", "wrong-namespace")
+
+	// Hostile templates a tenant might commit: a ClusterRoleBinding making
+	// itself cluster-admin, and a kustomize base fetched from the network.
+	_, err := e.cluster.GitCommit(map[string][]byte{
+		"hostile/cluster-role-binding/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- crb.yaml\n"),
+		"hostile/cluster-role-binding/crb.yaml": []byte(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: tenant-escape
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- kind: ServiceAccount
+  name: confined
+  namespace: confined
+`),
+		// A base on a git server the controller can reach (this machine
+		// has no other network), so only the lockdown can refuse it.
+		"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
+	}, "hostile tenant templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.requestSourceReconcile("flux-system", "default")
+	e.mustRun("add", "victim", "tenant-v", "--confine")
+	e.waitKustomization("victim", "dummy", "True")
+	for _, hostile := range []struct{ name, path, target, want string }{
+		{"escape-crb", "./hostile/cluster-role-binding", "", "forbidden"},
+		{"remote-base", "./hostile/remote-base", "", "fs-security-constraint"},
+		{"other-tenant", "./kustomizations/per-tenant", "victim", "forbidden"},
+	} {
+		ks := hostileKustomization("confined", hostile.name, hostile.path, "confined")
+		if hostile.target != "" {
+			ks.Object["spec"].(map[string]any)["targetNamespace"] = hostile.target
+		}
+		if _, err := e.client.Resource(kustomizationGVR).Namespace("confined").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		msg := e.waitKustomization("confined", hostile.name, "False")
+		t.Logf("Kustomization confined/%s: %s", hostile.name, msg)
+		if !strings.Contains(strings.ToLower(msg), hostile.want) {
+			t.Errorf("Kustomization %s failed, but its message lacks %q: %s", hostile.name, hostile.want, msg)
+		}
+	}
+	e.assertAbsent(clusterRoleBindingGVR, "", "tenant-escape")
+	victim := e.mustGet(deploymentGVR, "victim", "dummy")
+	if owner := victim.GetLabels()["kustomize.toolkit.fluxcd.io/namespace"]; owner != "victim" {
+		t.Errorf("the other tenant's Deployment is now owned by %q", owner)
+	}
 	// The tenant's own objects are untouched by the refused ones.
 	e.waitKustomization("confined", "dummy", "True")
 }
 
-// applyHostileKustomization creates, in a tenant's namespace, the
-// Kustomization the demo used to show the leak: the wrong-namespace template,
-// with no targetNamespace, so its ConfigMap aims at namespace default.
-func (e *env) applyHostileKustomization(namespace, name, serviceAccount string) {
-	e.t.Helper()
+// hostileKustomization is a Kustomization a tenant might create in its own
+// namespace: no targetNamespace unless set, so the template's namespaces stand.
+func hostileKustomization(namespace, name, path, serviceAccount string) *unstructured.Unstructured {
 	spec := map[string]any{
 		"interval":  "5m",
-		"path":      "./kustomizations/wrong-namespace",
+		"path":      path,
 		"prune":     true,
 		"sourceRef": map[string]any{"kind": "GitRepository", "name": "default", "namespace": "flux-system"},
 	}
 	if serviceAccount != "" {
 		spec["serviceAccountName"] = serviceAccount
 	}
-	ks := &unstructured.Unstructured{Object: map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
 		"kind":       "Kustomization",
 		"metadata":   map[string]any{"name": name, "namespace": namespace},
 		"spec":       spec,
 	}}
+}
+
+// applyHostileKustomization creates the Kustomization the demo used to show
+// the leak: the wrong-namespace template, whose ConfigMap aims at default.
+func (e *env) applyHostileKustomization(namespace, name, serviceAccount string) {
+	e.t.Helper()
+	ks := hostileKustomization(namespace, name, "./kustomizations/wrong-namespace", serviceAccount)
 	if _, err := e.client.Resource(kustomizationGVR).Namespace(namespace).Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
 		e.t.Fatalf("creating Kustomization %s/%s: %v", namespace, name, err)
 	}
