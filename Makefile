@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.d
 # detector slows the test processes, not the cluster.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools test unit e2e fuzz lint demo clean
+.PHONY: all build tools test unit e2e fuzz dist-test lint demo clean
 
 all: lint build test
 
@@ -39,6 +39,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./pkg/render -run '^$$' -fuzz '^FuzzRenderTenant$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/render -run '^$$' -fuzz '^FuzzParseTenantList$$' -fuzztime $(FUZZTIME)
+
+# Distribution, with the real tools: goreleaser check and a snapshot release
+# of all six archives, krew's validator, krew install/uninstall through
+# kubectl, plugin discovery and completion, and go install from a clean GOPATH.
+dist-test:
+	hack/test-dist.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

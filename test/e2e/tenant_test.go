@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,6 +169,14 @@ func TestTenantLifecycle(t *testing.T) {
 		}
 		if got := e.runWith("__complete", "delete", kubeconfig, "--tenant-name", "some").stdout; !strings.HasPrefix(got, "sometenant\n:4\n") {
 			t.Errorf("completing --tenant-name gave %q", got)
+		}
+		// And through the real kubectl, which runs kubectl_complete-tenant
+		// (kubectl >= 1.26) for `kubectl tenant <TAB>`.
+		if got := e.kubectlComplete(t, "tenant", "delete", "--tenant-name", ""); !strings.HasPrefix(got, "legacytenant\nsometenant\n:4\n") {
+			t.Errorf("kubectl __complete tenant delete --tenant-name gave %q", got)
+		}
+		if got := e.kubectlComplete(t, "tenant", ""); !strings.Contains(got, "add\t") || !strings.Contains(got, "delete\t") {
+			t.Errorf("kubectl __complete tenant gave %q", got)
 		}
 		wide := e.mustRun("list", "-o", "wide")
 		if !strings.Contains(wide, "REVISION") || !strings.Contains(wide, "main@sha1:") {
@@ -469,6 +478,32 @@ func (e *env) requestSourceReconcile(namespace, name string) {
 	if _, err := e.client.Resource(gitRepositoryGVR).Namespace(namespace).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
 		e.t.Fatalf("requesting reconcile of GitRepository %s/%s: %v", namespace, name, err)
 	}
+}
+
+// kubectlComplete asks the real kubectl to complete a command line, with
+// the plugin and its completion script on PATH and KUBECONFIG at the cluster.
+func (e *env) kubectlComplete(t *testing.T, args ...string) string {
+	t.Helper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatalf("kubectl (>= 1.26) is needed to test plugin completion: %v", err)
+	}
+	bin := t.TempDir()
+	for name, target := range map[string]string{
+		"kubectl-tenant":          theSuite.binary,
+		"kubectl_complete-tenant": filepath.Join(theSuite.root, "plugins", "kubectl_complete-tenant"),
+	} {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(kubectl, append([]string{"__complete"}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+e.home, "KUBECONFIG="+e.cluster.Kubeconfig(), "PATH="+bin+":"+os.Getenv("PATH"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl __complete %v: %v", args, err)
+	}
+	return string(out)
 }
 
 func establishedCondition(crd *unstructured.Unstructured) (string, string) {
