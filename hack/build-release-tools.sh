@@ -26,42 +26,13 @@ export CGO_ENABLED=0
 
 mkdir -p "${BIN}"
 
-# inputs_hash EXTRA... prints a hash of everything that determines an output.
-inputs_hash() {
-  {
-    cat "${MODDIR}/go.mod" "${MODDIR}/go.sum"
-    printf '%s\n' "$@"
-    go version
-    go env CGO_ENABLED GOOS GOARCH
-  } | sha256sum | cut -d' ' -f1
-}
+# shellcheck source=hack/lib/build-tool.sh
+source "${ROOT}/hack/lib/build-tool.sh"
+GO_BUILD_FLAGS="-trimpath"
 
 # version_of MODULE prints the version of MODULE that the tools module selects.
 version_of() {
   (cd "${MODDIR}" && go list -m -f '{{.Version}}' "$1")
-}
-
-# build NAME PACKAGE LDFLAGS
-build() {
-  local name="$1" pkg="$2" ldflags="$3"
-  local out="${BIN}/${name}" stamp="${BIN}/.${name}.stamp"
-  local hash
-  hash="$(inputs_hash "${pkg}" "${ldflags}")"
-  if [[ -x "${out}" && -f "${stamp}" && "$(cat "${stamp}")" == "${hash}" ]]; then
-    echo "==> ${name}: up to date"
-    return
-  fi
-  echo "==> ${name}: building ${pkg} (in ${MODDIR#"${ROOT}"/})"
-  local start=${SECONDS}
-  rm -f "${stamp}"
-  (cd "${MODDIR}" && go build -trimpath -ldflags "${ldflags}" -o "${out}.tmp" "${pkg}") || {
-    echo "ERROR: building ${name} failed" >&2
-    rm -f "${out}.tmp"
-    exit 1
-  }
-  mv -f "${out}.tmp" "${out}"
-  echo "${hash}" > "${stamp}"
-  echo "    ${name}: built in $((SECONDS - start))s"
 }
 
 for cmd in go sha256sum; do
@@ -76,7 +47,7 @@ KREW_VERSION="$(version_of sigs.k8s.io/krew)"
 GORELEASER_LDFLAGS="-s -w -X main.version=${GORELEASER_VERSION} -X main.builtBy=hack/build-release-tools.sh"
 KREW_LDFLAGS="-s -w -X sigs.k8s.io/krew/internal/version.gitTag=${KREW_VERSION} -X sigs.k8s.io/krew/internal/version.gitCommit=${KREW_VERSION}"
 
-build goreleaser             github.com/goreleaser/goreleaser/v2         "${GORELEASER_LDFLAGS}"
-build krew                   sigs.k8s.io/krew/cmd/krew                   "${KREW_LDFLAGS}"
-build validate-krew-manifest sigs.k8s.io/krew/cmd/validate-krew-manifest "${KREW_LDFLAGS}"
+build_tool goreleaser             "${MODDIR}" github.com/goreleaser/goreleaser/v2         "${GORELEASER_LDFLAGS}"
+build_tool krew                   "${MODDIR}" sigs.k8s.io/krew/cmd/krew                   "${KREW_LDFLAGS}"
+build_tool validate-krew-manifest "${MODDIR}" sigs.k8s.io/krew/cmd/validate-krew-manifest "${KREW_LDFLAGS}"
 echo "==> release tools ready in ${BIN#"${ROOT}"/} ($((SECONDS - total_start))s)"

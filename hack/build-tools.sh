@@ -31,38 +31,8 @@ KUBE_LDFLAGS="-X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} -X k8s
 
 mkdir -p "${BIN}"
 
-# inputs_hash MODULE_DIR EXTRA... prints a hash of everything that determines an output.
-inputs_hash() {
-  local moddir="$1"; shift
-  {
-    cat "${moddir}/go.mod" "${moddir}/go.sum"
-    printf '%s\n' "$@"
-    go version
-    go env CGO_ENABLED GOOS GOARCH
-  } | sha256sum | cut -d' ' -f1
-}
-
-# build NAME MODULE_DIR PACKAGE LDFLAGS
-build() {
-  local name="$1" moddir="$2" pkg="$3" ldflags="$4"
-  local out="${BIN}/${name}" stamp="${BIN}/.${name}.stamp"
-  local hash
-  hash="$(inputs_hash "${moddir}" "${pkg}" "${ldflags}")"
-  if [[ -x "${out}" && -f "${stamp}" && "$(cat "${stamp}")" == "${hash}" ]]; then
-    echo "==> ${name}: up to date"
-    return
-  fi
-  echo "==> ${name}: building ${pkg} (in ${moddir#"${ROOT}"/})"
-  local start=${SECONDS}
-  rm -f "${stamp}"
-  (cd "${moddir}" && go build -ldflags "${ldflags}" -o "${out}.tmp" "${pkg}") || {
-    echo "ERROR: building ${name} failed" >&2
-    exit 1
-  }
-  mv -f "${out}.tmp" "${out}"
-  echo "${hash}" > "${stamp}"
-  echo "    ${name}: built in $((SECONDS - start))s"
-}
+# shellcheck source=hack/lib/build-tool.sh
+source "${ROOT}/hack/lib/build-tool.sh"
 
 # flux_manifests extracts config/data/flux/<version> from the flux-operator module zip.
 # `go mod download` reports an error for that module (it needs a newer Go) but it still
@@ -107,10 +77,10 @@ for cmd in go sha256sum unzip; do
 done
 
 total_start=${SECONDS}
-build kube-apiserver          "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-apiserver          "${KUBE_LDFLAGS}"
-build kube-controller-manager "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-controller-manager "${KUBE_LDFLAGS}"
-build etcd                    "${TOOLS}/etcd" go.etcd.io/etcd/server/v3                     ""
-build source-controller       "${TOOLS}/flux" github.com/fluxcd/source-controller            ""
-build kustomize-controller    "${TOOLS}/flux" github.com/fluxcd/kustomize-controller         ""
+build_tool kube-apiserver          "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-apiserver          "${KUBE_LDFLAGS}"
+build_tool kube-controller-manager "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-controller-manager "${KUBE_LDFLAGS}"
+build_tool etcd                    "${TOOLS}/etcd" go.etcd.io/etcd/server/v3                     ""
+build_tool source-controller       "${TOOLS}/flux" github.com/fluxcd/source-controller            ""
+build_tool kustomize-controller    "${TOOLS}/flux" github.com/fluxcd/kustomize-controller         ""
 flux_manifests
 echo "==> tools ready in ${BIN#"${ROOT}"/} ($((SECONDS - total_start))s)"
