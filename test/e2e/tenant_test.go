@@ -216,7 +216,13 @@ func TestTenantLifecycle(t *testing.T) {
 		e.mustRun("add", "twin-b", "twin")
 		e.mustFail(`tenant "twin" matches 2 namespaces (twin-a, twin-b)`, "delete", "--tenant-name", "twin")
 		e.mustRun("delete", "--tenant-name", "twin", "--tenant-namespace", "twin-a", "--dry-run=server")
+		if out := e.mustRun("delete", "twin-a", "--dry-run=client"); out != "namespace/twin-a deleted (dry run)\n" {
+			t.Errorf("delete --dry-run=client printed %q", out)
+		}
 		e.mustGet(namespaceGVR, "", "twin-a")
+		// Whatever the flags, a namespace without the label stays.
+		e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain", "--tenant-name", "twin", "--wait")
+		e.mustGet(namespaceGVR, "", "plain")
 
 		out := e.mustRun("delete", "--tenant-namespace", "twin-a", "--wait", "--timeout", "2m")
 		if out != "namespace/twin-a deleted\n" {
