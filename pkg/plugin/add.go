@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -435,8 +434,3 @@ func (o *AddOptions) checkNamespace(t render.TenantOptions, ns *unstructured.Uns
 	}
 	return nil
 }
-
-// waitPollInterval is how often --wait looks again; short enough that a
-// test's namespace deletion is noticed quickly, long enough not to load the
-// API server.
-const waitPollInterval = 500 * time.Millisecond

@@ -236,3 +236,8 @@ func (o *DeleteOptions) waitUntilGone(ctx context.Context, c *clients, name stri
 	}
 	return nil
 }
+
+// waitPollInterval is how often --wait looks again; short enough that a
+// test's namespace deletion is noticed quickly, long enough not to load the
+// API server.
+const waitPollInterval = 500 * time.Millisecond
