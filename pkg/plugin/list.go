@@ -116,35 +116,67 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	namespaces, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), metav1.ListOptions{LabelSelector: o.selector.String(), Limit: o.ChunkSize})
-	if err != nil {
-		return fmt.Errorf("listing tenant namespaces: %w", err)
-	}
+	namespaceList := metav1.ListOptions{LabelSelector: o.selector.String(), Limit: o.ChunkSize}
 	switch o.Output {
 	case "yaml", "json", "name":
+		namespaces, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), namespaceList)
+		if err != nil {
+			return fmt.Errorf("listing tenant namespaces: %w", err)
+		}
 		return o.printObjects(namespaces)
 	}
 
+	// Only a row's few strings are kept of each object, so ten thousand
+	// tenants take a few megabytes, not the objects' hundred.
+	var rows []tenantRow
+	err = eachItem(ctx, c.dynamic.Resource(namespaceGVR), namespaceList, func(ns *unstructured.Unstructured) {
+		phase, _, _ := unstructured.NestedString(ns.Object, "status", "phase")
+		rows = append(rows, tenantRow{namespace: ns.GetName(), tenant: ns.GetLabels()[o.LabelKey], phase: phase, created: ns.GetCreationTimestamp().Time})
+	})
+	if err != nil {
+		return fmt.Errorf("listing tenant namespaces: %w", err)
+	}
+	if len(rows) == 0 {
+		return o.printTable(rows, nil, true)
+	}
 	// One list across all namespaces, filtered by name on the server, costs
 	// a request per chunk instead of one per tenant.
-	kustomizations := map[string]*unstructured.Unstructured{}
-	fluxInstalled := true
-	if len(namespaces) > 0 {
-		items, err := listAll(ctx, c.dynamic.Resource(kustomizationGVR), metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", o.KustomizationName).String(),
-			Limit:         o.ChunkSize,
-		})
-		switch {
-		case apierrors.IsNotFound(err):
-			fluxInstalled = false
-		case err != nil:
-			return fmt.Errorf("listing Flux Kustomizations: %w", err)
-		}
-		for _, ks := range items {
-			kustomizations[ks.GetNamespace()] = ks
-		}
+	states := map[string]kustomizationState{}
+	err = eachItem(ctx, c.dynamic.Resource(kustomizationGVR), metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", o.KustomizationName).String(),
+		Limit:         o.ChunkSize,
+	}, func(ks *unstructured.Unstructured) {
+		states[ks.GetNamespace()] = summarize(ks)
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return o.printTable(rows, nil, false)
+	case err != nil:
+		return fmt.Errorf("listing Flux Kustomizations: %w", err)
 	}
-	return o.printTable(namespaces, kustomizations, fluxInstalled)
+	return o.printTable(rows, states, true)
+}
+
+// tenantRow is what the table shows of a tenant namespace.
+type tenantRow struct {
+	namespace, tenant, phase string
+	created                  time.Time
+}
+
+// kustomizationState is what the table shows of a tenant's Kustomization.
+type kustomizationState struct {
+	ready, message, revision, suspended string
+}
+
+func summarize(ks *unstructured.Unstructured) kustomizationState {
+	state := kustomizationState{revision: "-"}
+	state.ready, state.message = readyCondition(ks)
+	if r, ok, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); ok && r != "" {
+		state.revision = r
+	}
+	suspended, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend")
+	state.suspended = fmt.Sprint(suspended)
+	return state
 }
 
 func (o *ListOptions) printObjects(namespaces []*unstructured.Unstructured) error {
@@ -173,7 +205,7 @@ func (o *ListOptions) printObjects(namespaces []*unstructured.Unstructured) erro
 	return printer.PrintObj(list, o.Out)
 }
 
-func (o *ListOptions) printTable(namespaces []*unstructured.Unstructured, kustomizations map[string]*unstructured.Unstructured, fluxInstalled bool) error {
+func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {
 	w := printers.GetNewTabWriter(o.Out)
 	wide := o.Output == "wide"
 	if !o.NoHeaders {
@@ -184,29 +216,19 @@ func (o *ListOptions) printTable(namespaces []*unstructured.Unstructured, kustom
 		fmt.Fprintln(w, header)
 	}
 	now := time.Now()
-	for _, ns := range namespaces {
-		phase, _, _ := unstructured.NestedString(ns.Object, "status", "phase")
-		ready, message := "-", ""
-		revision, suspended := "-", "-"
-		ks, found := kustomizations[ns.GetName()]
+	for _, r := range rows {
+		state, found := states[r.namespace]
 		switch {
 		case !fluxInstalled:
-			message = "Flux is not installed (run kubectl tenant bootstrap)"
+			state = kustomizationState{ready: "-", message: "Flux is not installed (run kubectl tenant bootstrap)", revision: "-", suspended: "-"}
 		case !found:
-			message = fmt.Sprintf("Kustomization %s not found", o.KustomizationName)
-		default:
-			ready, message = readyCondition(ks)
-			if r, ok, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); ok && r != "" {
-				revision = r
-			}
-			s, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend")
-			suspended = fmt.Sprint(s)
+			state = kustomizationState{ready: "-", message: fmt.Sprintf("Kustomization %s not found", o.KustomizationName), revision: "-", suspended: "-"}
 		}
-		row := []string{ns.GetName(), ns.GetLabels()[o.LabelKey], phase, ready, oneLine(message)}
+		cells := []string{r.namespace, r.tenant, r.phase, state.ready, oneLine(state.message)}
 		if wide {
-			row = append(row, o.KustomizationName, revision, suspended, duration.HumanDuration(now.Sub(ns.GetCreationTimestamp().Time)))
+			cells = append(cells, o.KustomizationName, state.revision, state.suspended, duration.HumanDuration(now.Sub(r.created)))
 		}
-		fmt.Fprintln(w, strings.Join(row, "\t"))
+		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
 	return w.Flush()
 }
@@ -231,21 +253,27 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// listAll pages through a list with limit/continue, so that ten thousand
-// tenants never arrive in one response.
-func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
+// eachItem pages through a list with limit/continue and hands each item to
+// visit, so that ten thousand tenants never arrive, or stay, in one piece.
+func eachItem(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions, visit func(*unstructured.Unstructured)) error {
 	for {
 		page, err := resource.List(ctx, opts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range page.Items {
-			out = append(out, &page.Items[i])
+			visit(&page.Items[i])
 		}
 		opts.Continue = page.GetContinue()
 		if opts.Continue == "" {
-			return out, nil
+			return nil
 		}
 	}
+}
+
+// listAll collects every item of a paged list.
+func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	err := eachItem(ctx, resource, opts, func(u *unstructured.Unstructured) { out = append(out, u) })
+	return out, err
 }
