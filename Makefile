@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.d
 # detector slows the test processes, not the cluster.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build tools test unit e2e fuzz dist-test lint demo clean
+.PHONY: all build tools test unit e2e fuzz dist-test bench lint demo clean
 
 all: lint build test
 
@@ -45,6 +45,12 @@ fuzz:
 # kubectl, plugin discovery and completion, and go install from a clean GOPATH.
 dist-test:
 	hack/test-dist.sh
+
+# Benchmarks against the local cluster; prints one table (see bench/RESULTS.md).
+# BENCH_SCALE=small for a quick run.
+bench: tools
+	bench/bench.sh
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/render
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 
@@ -126,35 +128,60 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return o.printObjects(namespaces)
 	}
 
-	// Only a row's few strings are kept of each object, so ten thousand
-	// tenants take a few megabytes, not the objects' hundred.
+	// The two lists are independent, so they run side by side. Only a
+	// row's few strings are kept of each object, so ten thousand tenants
+	// take a few megabytes, not the objects' hundred.
 	var rows []tenantRow
-	err = eachItem(ctx, c.dynamic.Resource(namespaceGVR), namespaceList, func(ns *unstructured.Unstructured) {
-		phase, _, _ := unstructured.NestedString(ns.Object, "status", "phase")
-		rows = append(rows, tenantRow{namespace: ns.GetName(), tenant: ns.GetLabels()[o.LabelKey], phase: phase, created: ns.GetCreationTimestamp().Time})
-	})
-	if err != nil {
-		return fmt.Errorf("listing tenant namespaces: %w", err)
-	}
-	if len(rows) == 0 {
-		return o.printTable(rows, nil, true)
-	}
-	// One list across all namespaces, filtered by name on the server, costs
-	// a request per chunk instead of one per tenant.
 	states := map[string]kustomizationState{}
-	err = eachItem(ctx, c.dynamic.Resource(kustomizationGVR), metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("metadata.name", o.KustomizationName).String(),
-		Limit:         o.ChunkSize,
-	}, func(ks *unstructured.Unstructured) {
-		states[ks.GetNamespace()] = summarize(ks)
+	fluxInstalled := true
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.Go(func() error {
+		// Metadata alone, in protobuf, is all a row needs of a namespace:
+		// its phase is Terminating exactly when it has a deletion time.
+		md, err := metadata.NewForConfig(c.config)
+		if err != nil {
+			return err
+		}
+		opts := namespaceList
+		for {
+			page, err := md.Resource(namespaceGVR).List(groupCtx, opts)
+			if err != nil {
+				return fmt.Errorf("listing tenant namespaces: %w", err)
+			}
+			for _, ns := range page.Items {
+				phase := "Active"
+				if ns.DeletionTimestamp != nil {
+					phase = "Terminating"
+				}
+				rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
+			}
+			if opts.Continue = page.Continue; opts.Continue == "" {
+				return nil
+			}
+		}
 	})
-	switch {
-	case apierrors.IsNotFound(err):
-		return o.printTable(rows, nil, false)
-	case err != nil:
-		return fmt.Errorf("listing Flux Kustomizations: %w", err)
+	group.Go(func() error {
+		// One list across all namespaces, filtered by name on the server,
+		// costs a request per chunk instead of one per tenant.
+		err := eachItem(groupCtx, c.dynamic.Resource(kustomizationGVR), metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", o.KustomizationName).String(),
+			Limit:         o.ChunkSize,
+		}, func(ks *unstructured.Unstructured) {
+			states[ks.GetNamespace()] = summarize(ks)
+		})
+		if apierrors.IsNotFound(err) {
+			fluxInstalled = false
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("listing Flux Kustomizations: %w", err)
+		}
+		return nil
+	})
+	if err := group.Wait(); err != nil {
+		return err
 	}
-	return o.printTable(rows, states, true)
+	return o.printTable(rows, states, fluxInstalled)
 }
 
 // tenantRow is what the table shows of a tenant namespace.
