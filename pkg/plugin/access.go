@@ -15,10 +15,7 @@ var selfSubjectRulesReviewGVR = schema.GroupVersionResource{Group: "authorizatio
 
 // resourceRule is one rule of a SelfSubjectRulesReview.
 type resourceRule struct {
-	Verbs         []string `json:"verbs"`
-	APIGroups     []string `json:"apiGroups"`
-	Resources     []string `json:"resources"`
-	ResourceNames []string `json:"resourceNames"`
+	Verbs, APIGroups, Resources, ResourceNames []string
 }
 
 func (r resourceRule) allows(verb, group, resource, name string) bool {
