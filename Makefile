@@ -49,8 +49,7 @@ dist-test:
 # Benchmarks against the local cluster; prints one table (see bench/RESULTS.md).
 # BENCH_SCALE=small for a quick run.
 bench: tools
-	bench/bench.sh
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/render
+	bench/run.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
