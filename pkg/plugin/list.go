@@ -114,7 +114,9 @@ func (o *ListOptions) Validate() error {
 
 // Run lists tenant namespaces and their Kustomizations, each in chunks.
 func (o *ListOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
+	// Ten thousand tenants are forty pages; at client-go's default 5 QPS
+	// most of list's time would be spent throttling itself.
+	c, err := newClients(o.configFlags, o.ErrOut, 50, 100)
 	if err != nil {
 		return err
 	}
