@@ -12,12 +12,14 @@ import (
 // whose names and labels the API server would accept, and that survive a
 // YAML round trip unchanged.
 func FuzzRenderTenant(f *testing.F) {
-	f.Add("foo", "sometenant", "REGION", "eu-west-1", "GitRepository/default.flux-system", "cluster-admin")
-	f.Add("a", "Some_Tenant.v2", "_X", `quotes "and" 'such'`, "Bucket/b", "system:aggregate-to-edit")
-	f.Add("Foo", "${X}", "1X", "a\nb", "HelmRepository/x.y", "a/b")
-	f.Fuzz(func(t *testing.T, namespace, name, varKey, varValue, source, clusterRole string) {
+	f.Add("foo", "sometenant", "REGION", "eu-west-1", "GitRepository/default.flux-system", "cluster-admin", "./kustomizations/per-tenant")
+	f.Add("a", "Some_Tenant.v2", "_X", `quotes "and" 'such'`, "Bucket/b", "system:aggregate-to-edit", "./a b/ü")
+	f.Add("Foo", "${X}", "1X", "a\nb", "HelmRepository/x.y", "a/b", "a\tb")
+	// A CI run found that YAML cannot carry DEL: keep it as a seed.
+	f.Add("foo", "sometenant", "X", "a\x7f\u009f\ufffe", "GitRepository/default.flux-system", "cluster-admin", "./kustomizations/per-tenant")
+	f.Fuzz(func(t *testing.T, namespace, name, varKey, varValue, source, clusterRole, path string) {
 		o := DefaultTenantOptions()
-		o.Namespace, o.Name, o.ClusterRole = namespace, name, clusterRole
+		o.Namespace, o.Name, o.ClusterRole, o.Path = namespace, name, clusterRole, path
 		o.Vars = map[string]string{varKey: varValue}
 		ref, err := ParseSourceRef(source)
 		if err != nil {

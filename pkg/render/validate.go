@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -94,8 +96,8 @@ func (o TenantOptions) Validate() error {
 	if err := o.Source.Validate(); err != nil {
 		return err
 	}
-	if o.Path == "" || strings.ContainsAny(o.Path, "\n\r\x00") {
-		return fmt.Errorf("invalid path %q: must be a non-empty path inside the source", o.Path)
+	if o.Path == "" || checkText(o.Path) != nil || strings.Contains(o.Path, "\t") {
+		return fmt.Errorf("invalid path %q: must be a non-empty path inside the source, printable text only", o.Path)
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("invalid interval %s: must be greater than zero", o.Interval)
@@ -114,6 +116,24 @@ func validateVar(key, value string) error {
 	// add fields, and "${" would be substituted again.
 	if strings.ContainsAny(value, "\n\r\x00") || strings.Contains(value, "${") {
 		return fmt.Errorf("invalid value for variable %s: must not contain line breaks, NUL or \"${\"", key)
+	}
+	if err := checkText(value); err != nil {
+		return fmt.Errorf("invalid value for variable %s: %w", key, err)
+	}
+	return nil
+}
+
+// checkText accepts printable UTF-8 text and tabs: what YAML can carry
+// (it cannot carry DEL, C1 controls or U+FFFE/U+FFFF at all) and what a
+// reviewer of the rendered manifests can see.
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	for _, r := range s {
+		if (unicode.IsControl(r) && r != '\t') || r == 0xFFFE || r == 0xFFFF {
+			return fmt.Errorf("control character %U is not allowed (printable text and tabs only)", r)
+		}
 	}
 	return nil
 }

@@ -38,12 +38,18 @@ func TestValidateRejectsBadInput(t *testing.T) {
 		{"var name with digit first", func(o *TenantOptions) { o.Vars = map[string]string{"1X": "x"} }, `invalid variable name "1X"`},
 		{"var overriding PER_TENANT_SUBST", func(o *TenantOptions) { o.Vars = map[string]string{PerTenantSubstVar: "x"} }, "set by kubectl tenant"},
 		{"var value with newline", func(o *TenantOptions) { o.Vars = map[string]string{"X": "a\nb: c"} }, "must not contain line breaks"},
+		{"var value with DEL", func(o *TenantOptions) { o.Vars = map[string]string{"X": "a\x7fb"} }, "control character U+007F"},
+		{"var value with C1 control", func(o *TenantOptions) { o.Vars = map[string]string{"X": "a\u009fb"} }, "control character U+009F"},
+		{"var value with escape", func(o *TenantOptions) { o.Vars = map[string]string{"X": "\x1b[31mred"} }, "control character U+001B"},
+		{"var value with noncharacter", func(o *TenantOptions) { o.Vars = map[string]string{"X": "a\ufffe"} }, "control character U+FFFE"},
+		{"var value not UTF-8", func(o *TenantOptions) { o.Vars = map[string]string{"X": "a\xffb"} }, "not valid UTF-8"},
 		{"var value with substitution", func(o *TenantOptions) { o.Vars = map[string]string{"X": "${Y}"} }, `"${"`},
 		{"empty cluster role", func(o *TenantOptions) { o.ClusterRole = "" }, "cluster role must not be empty"},
 		{"bad cluster role", func(o *TenantOptions) { o.ClusterRole = "a/b" }, `invalid cluster role "a/b"`},
 		{"bad kustomization name", func(o *TenantOptions) { o.KustomizationName = "Dummy" }, `invalid kustomization name "Dummy"`},
 		{"bad source kind", func(o *TenantOptions) { o.Source.Kind = "HelmRepository" }, `source kind "HelmRepository" is not one of`},
 		{"empty path", func(o *TenantOptions) { o.Path = "" }, "invalid path"},
+		{"path with control character", func(o *TenantOptions) { o.Path = "./a\x7f" }, "invalid path"},
 		{"zero interval", func(o *TenantOptions) { o.Interval = 0 }, "invalid interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,6 +77,9 @@ func TestValidateAcceptsGoodInput(t *testing.T) {
 		func(o *TenantOptions) { o.Name = "Some_Tenant.v2" },
 		func(o *TenantOptions) { o.ClusterRole = "system:aggregate-to-edit" },
 		func(o *TenantOptions) { o.Vars = map[string]string{"_X": "", "Y_2": `quotes "and" 'such'`} },
+		func(o *TenantOptions) {
+			o.Vars = map[string]string{"TEXT": "tab\there, é, 日本, 👨‍👩‍👧 (a ZWJ sequence)"}
+		},
 		func(o *TenantOptions) { o.Source = SourceRef{Kind: "Bucket", Name: "b"} },
 		func(o *TenantOptions) { o.Interval = 30 * time.Second },
 	} {
