@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/metadata"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 
@@ -305,7 +306,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 // checkPermissions reviews the caller's rules once per existing tenant
 // namespace, and once for all new ones (which hold no RoleBindings yet, so
 // the same cluster-wide rules apply to each).
-func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing map[string]*unstructured.Unstructured) error {
+func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing map[string]metav1.Object) error {
 	checkedNew := false
 	for i, t := range o.tenants {
 		isNew := existing[t.Namespace] == nil
@@ -390,12 +391,19 @@ func (o *AddOptions) printAll(out io.Writer, objs []*unstructured.Unstructured) 
 }
 
 // existingNamespaces reads the tenants' namespaces that exist: one GET for
-// one tenant, one paged LIST for a file of them.
-func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[string]*unstructured.Unstructured, error) {
-	found := map[string]*unstructured.Unstructured{}
+// one tenant, one paged LIST for a file of them. Only metadata is read, as
+// protobuf, and only the file's namespaces are kept: a cluster of ten
+// thousand namespaces would otherwise be held in memory as full objects.
+func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[string]metav1.Object, error) {
+	md, err := metadata.NewForConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	namespaces := md.Resource(namespaceGVR)
+	found := map[string]metav1.Object{}
 	if len(o.tenants) == 1 {
 		name := o.tenants[0].Namespace
-		ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, name, metav1.GetOptions{})
+		ns, err := namespaces.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return found, nil
 		}
@@ -405,20 +413,31 @@ func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[st
 		found[name] = ns
 		return found, nil
 	}
-	all, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), metav1.ListOptions{Limit: 500})
-	if err != nil {
-		return nil, fmt.Errorf("listing namespaces: %w", err)
+	wanted := make(map[string]bool, len(o.tenants))
+	for _, t := range o.tenants {
+		wanted[t.Namespace] = true
 	}
-	for _, ns := range all {
-		found[ns.GetName()] = ns
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		page, err := namespaces.List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing namespaces: %w", err)
+		}
+		for i := range page.Items {
+			if ns := &page.Items[i]; wanted[ns.Name] {
+				found[ns.Name] = ns
+			}
+		}
+		if opts.Continue = page.Continue; opts.Continue == "" {
+			return found, nil
+		}
 	}
-	return found, nil
 }
 
 // checkNamespace refuses a namespace that is another tenant's, or anybody's
 // without --adopt, and one that is being deleted. ns is nil when the
 // namespace does not exist.
-func (o *AddOptions) checkNamespace(t render.TenantOptions, ns *unstructured.Unstructured) error {
+func (o *AddOptions) checkNamespace(t render.TenantOptions, ns metav1.Object) error {
 	if ns == nil {
 		return nil
 	}
