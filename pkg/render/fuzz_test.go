@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 )
 
 // FuzzRenderTenant: any input either fails validation or renders objects
@@ -34,6 +35,7 @@ func FuzzRenderTenant(f *testing.F) {
 		if err != nil {
 			t.Fatalf("valid options failed to convert: %v", err)
 		}
+		checkSameAsConverter(t, tenant)
 		for _, obj := range objs {
 			if errs := validation.IsDNS1123Subdomain(obj.GetName()); len(errs) > 0 {
 				t.Fatalf("%s name %q is invalid: %v", obj.GetKind(), obj.GetName(), errs)
@@ -53,6 +55,19 @@ func FuzzRenderTenant(f *testing.F) {
 		out, err := EncodeYAML(objs)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, obj := range objs {
+			direct, err := MarshalYAML(obj.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaJSON, err := yaml.Marshal(obj.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(direct, viaJSON) {
+				t.Fatalf("MarshalYAML differs from sigs.k8s.io/yaml:\n%s\n---- versus ----\n%s", direct, viaJSON)
+			}
 		}
 		back, err := DecodeYAML(out)
 		if err != nil {

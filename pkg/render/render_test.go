@@ -229,3 +229,70 @@ func TestEncodeYAMLIsCleanForGit(t *testing.T) {
 		t.Errorf("separators belong between documents only")
 	}
 }
+
+// unstructuredByConverter is what Tenant.Unstructured stands in for: the
+// typed objects through apimachinery's reflection converter.
+func unstructuredByConverter(t *testing.T, tenant *Tenant) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, obj := range []any{tenant.Namespace, tenant.ConfigMap, tenant.ServiceAccount, tenant.RoleBinding, tenant.Kustomization} {
+		u, err := ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, u)
+	}
+	if err := unstructured.SetNestedField(out[4].Object, ShortDuration(tenant.Kustomization.Spec.Interval.Duration), "spec", "interval"); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func checkSameAsConverter(t *testing.T, tenant *Tenant) {
+	t.Helper()
+	got, err := tenant.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := unstructuredByConverter(t, tenant)
+	for i := range want {
+		if !equality.Semantic.DeepEqual(got[i].Object, want[i].Object) {
+			t.Errorf("%s differs from the converter's:\n%s", want[i].GetKind(), diff.Diff(want[i].Object, got[i].Object))
+		}
+	}
+}
+
+func TestUnstructuredMatchesConverter(t *testing.T) {
+	for name, mutate := range map[string]func(*TenantOptions){
+		"defaults":     func(*TenantOptions) {},
+		"confined":     func(o *TenantOptions) { o.Confine = true },
+		"vars":         func(o *TenantOptions) { o.Vars = map[string]string{"A": "1", "B": ""} },
+		"local source": func(o *TenantOptions) { o.Source = SourceRef{Kind: "OCIRepository", Name: "tpl"} },
+		"everything else": func(o *TenantOptions) {
+			o.ClusterRole, o.KustomizationName, o.Path, o.Interval = "edit", "apps", "./x", 90*time.Minute
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := sampleOptions()
+			mutate(&o)
+			tenant, err := RenderTenant(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSameAsConverter(t, tenant)
+		})
+	}
+}
+
+// TestUnstructuredSeesOptionalFields covers typed fields RenderTenant never
+// sets today, so that a future option cannot silently be dropped.
+func TestUnstructuredSeesOptionalFields(t *testing.T) {
+	tenant, err := RenderTenant(sampleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant.Kustomization.Spec.PostBuild.SubstituteFrom[0].Optional = true
+	tenant.Kustomization.Spec.TargetNamespace = ""
+	tenant.ConfigMap.Data = nil
+	checkSameAsConverter(t, tenant)
+}

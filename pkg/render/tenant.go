@@ -172,23 +172,112 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 
 // Unstructured returns the tenant's objects in apply order, cleaned for
 // server-side apply and for git.
+//
+// The maps are built by hand from the typed objects rather than through
+// runtime.DefaultUnstructuredConverter: its reflection cache costs a fresh
+// process 1.5-4 ms on the first call, a fifth of `add --dry-run -o yaml`.
+// TestUnstructuredMatchesConverter keeps the two equal.
 func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
-	typed := []any{t.Namespace, t.ConfigMap, t.ServiceAccount, t.RoleBinding, t.Kustomization}
-	out := make([]*unstructured.Unstructured, 0, len(typed))
-	for _, obj := range typed {
-		u, err := ToUnstructured(obj)
-		if err != nil {
-			return nil, err
+	if t.Namespace == nil || t.ConfigMap == nil || t.ServiceAccount == nil || t.RoleBinding == nil || t.Kustomization == nil {
+		return nil, fmt.Errorf("tenant is incomplete: render it with RenderTenant")
+	}
+	ks := t.Kustomization
+	spec := map[string]any{
+		// metav1.Duration prints 5m as "5m0s"; people, the demo and flux's
+		// docs write "5m", and the printed YAML is meant to be committed.
+		"interval": ShortDuration(ks.Spec.Interval.Duration),
+		"prune":    ks.Spec.Prune,
+		"sourceRef": withoutEmpty(map[string]any{
+			"kind":      ks.Spec.SourceRef.Kind,
+			"name":      ks.Spec.SourceRef.Name,
+			"namespace": ks.Spec.SourceRef.Namespace,
+		}),
+	}
+	setIfNotEmpty(spec, "path", ks.Spec.Path)
+	setIfNotEmpty(spec, "targetNamespace", ks.Spec.TargetNamespace)
+	setIfNotEmpty(spec, "serviceAccountName", ks.Spec.ServiceAccountName)
+	if pb := ks.Spec.PostBuild; pb != nil {
+		postBuild := map[string]any{}
+		if len(pb.Substitute) > 0 {
+			postBuild["substitute"] = stringMap(pb.Substitute)
 		}
-		out = append(out, u)
+		if len(pb.SubstituteFrom) > 0 {
+			from := make([]any, 0, len(pb.SubstituteFrom))
+			for _, ref := range pb.SubstituteFrom {
+				m := map[string]any{"kind": ref.Kind, "name": ref.Name}
+				if ref.Optional {
+					m["optional"] = true
+				}
+				from = append(from, m)
+			}
+			postBuild["substituteFrom"] = from
+		}
+		spec["postBuild"] = postBuild
 	}
-	// metav1.Duration prints 5m as "5m0s"; people, the demo and flux's docs
-	// write "5m", and the printed YAML is meant to be committed and read.
-	ks := out[len(out)-1]
-	if err := unstructured.SetNestedField(ks.Object, ShortDuration(t.Kustomization.Spec.Interval.Duration), "spec", "interval"); err != nil {
-		return nil, err
+
+	rb := t.RoleBinding
+	subjects := make([]any, 0, len(rb.Subjects))
+	for _, s := range rb.Subjects {
+		subjects = append(subjects, withoutEmpty(map[string]any{
+			"apiGroup":  s.APIGroup,
+			"kind":      s.Kind,
+			"name":      s.Name,
+			"namespace": s.Namespace,
+		}))
 	}
-	return out, nil
+
+	configMap := object(t.ConfigMap.TypeMeta, t.ConfigMap.ObjectMeta)
+	if len(t.ConfigMap.Data) > 0 {
+		configMap["data"] = stringMap(t.ConfigMap.Data)
+	}
+	roleBinding := object(rb.TypeMeta, rb.ObjectMeta)
+	roleBinding["roleRef"] = map[string]any{"apiGroup": rb.RoleRef.APIGroup, "kind": rb.RoleRef.Kind, "name": rb.RoleRef.Name}
+	roleBinding["subjects"] = subjects
+	kustomization := object(ks.TypeMeta, ks.ObjectMeta)
+	kustomization["spec"] = spec
+
+	return []*unstructured.Unstructured{
+		{Object: object(t.Namespace.TypeMeta, t.Namespace.ObjectMeta)},
+		{Object: configMap},
+		{Object: object(t.ServiceAccount.TypeMeta, t.ServiceAccount.ObjectMeta)},
+		{Object: roleBinding},
+		{Object: kustomization},
+	}, nil
+}
+
+// object starts an object's map with what RenderTenant sets of its
+// metadata: name, namespace and labels.
+func object(tm metav1.TypeMeta, om metav1.ObjectMeta) map[string]any {
+	meta := map[string]any{"name": om.Name}
+	setIfNotEmpty(meta, "namespace", om.Namespace)
+	if len(om.Labels) > 0 {
+		meta["labels"] = stringMap(om.Labels)
+	}
+	return map[string]any{"apiVersion": tm.APIVersion, "kind": tm.Kind, "metadata": meta}
+}
+
+func stringMap(in map[string]string) map[string]any {
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+func setIfNotEmpty(m map[string]any, key, value string) {
+	if value != "" {
+		m[key] = value
+	}
+}
+
+// withoutEmpty drops empty strings, as omitempty does.
+func withoutEmpty(m map[string]any) map[string]any {
+	for k, v := range m {
+		if v == "" {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 // ShortDuration formats d as Go does, without the zero minutes and seconds
