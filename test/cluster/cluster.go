@@ -97,10 +97,13 @@ type Cluster struct {
 	kubeconfig string
 	restConfig *rest.Config
 	processes  []*process // in start order
+	apiServer  []string   // kube-apiserver's arguments, for StartAPIServer
+	admin      *keyPair   // the system:masters client certificate
 	git        *gitServer
 	startedIn  time.Duration
 
 	userMu   sync.Mutex // serializes UserKubeconfig file writes
+	apiMu    sync.Mutex // serializes StopAPIServer and StartAPIServer
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -262,6 +265,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, port int, etcdURL string) 
 		// default ServiceAccount, and the admission plugin would then reject pods.
 		args = append(args, "--disable-admission-plugins=ServiceAccount")
 	}
+	c.apiServer = args
 	p, err := c.run(binKubeAPIServer, false, nil, args...)
 	if err != nil {
 		return err
@@ -271,6 +275,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, port int, etcdURL string) 
 	if err != nil {
 		return err
 	}
+	c.admin = admin
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
 	if err := writeKubeconfig(c.kubeconfig, c.serverURL, c.ca.certPEM, "admin", admin); err != nil {
 		return err
@@ -286,7 +291,11 @@ func (c *Cluster) startAPIServer(ctx context.Context, port int, etcdURL string) 
 		Burst: 200,
 	}
 
-	client, err := c.adminHTTPClient(admin)
+	return c.waitAPIServerReady(ctx, p)
+}
+
+func (c *Cluster) waitAPIServerReady(ctx context.Context, p *process) error {
+	client, err := c.adminHTTPClient(c.admin)
 	if err != nil {
 		return err
 	}
@@ -441,6 +450,58 @@ func (c *Cluster) Stop() error {
 		}
 	})
 	return c.stopErr
+}
+
+// StopAPIServer stops kube-apiserver as an operator or a crash would take it
+// away: SIGTERM, then SIGKILL after a grace period. etcd, the controllers and
+// the git server keep running; StartAPIServer brings it back.
+func (c *Cluster) StopAPIServer() error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	p := c.apiServerProcess()
+	if p == nil {
+		return fmt.Errorf("no %s in this cluster", binKubeAPIServer)
+	}
+	p.stop()
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, with the same
+// port, flags and certificates, and waits until it is ready.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	old := c.apiServerProcess()
+	if old == nil {
+		return fmt.Errorf("no %s in this cluster", binKubeAPIServer)
+	}
+	select {
+	case <-old.exited():
+	default:
+		return fmt.Errorf("%s is still running", binKubeAPIServer)
+	}
+	p, err := c.run(binKubeAPIServer, false, nil, c.apiServer...)
+	if err != nil {
+		return err
+	}
+	// run appended the new process; it takes the old one's place, so that
+	// Stop still stops the API server after the controllers.
+	c.processes = c.processes[:len(c.processes)-1]
+	for i, q := range c.processes {
+		if q == old {
+			c.processes[i] = p
+		}
+	}
+	return c.waitAPIServerReady(ctx, p)
+}
+
+func (c *Cluster) apiServerProcess() *process {
+	for _, p := range c.processes {
+		if p.name == binKubeAPIServer {
+			return p
+		}
+	}
+	return nil
 }
 
 // Kubeconfig is the path of an admin (system:masters) kubeconfig with context "local".

@@ -77,6 +77,32 @@ func TestNamespaceLifecycle(t *testing.T) {
 	}
 }
 
+// TestAPIServerRestart: StopAPIServer takes the API away, StartAPIServer
+// brings it back on the same address with the data in etcd intact.
+func TestAPIServerRestart(t *testing.T) {
+	c := startCluster(t, cluster.Options{})
+	client := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	ctx := t.Context()
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, "kept", metav1.GetOptions{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("with the API server stopped, GET gave %v, want connection refused", err)
+	}
+	if err := c.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartAPIServer(ctx); err == nil {
+		t.Error("StartAPIServer started a second API server")
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, "kept", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+}
+
 func TestUserKubeconfig(t *testing.T) {
 	c := startCluster(t, cluster.Options{})
 	path, err := c.UserKubeconfig("alice", "tenants")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -181,6 +182,57 @@ func TestFaults(t *testing.T) {
 		}
 		e.mustRun("add", "lostns", "t")
 		e.assertLive(e.renderTenant("lostns", "t"))
+	})
+
+	t.Run("the API server process stopped before, and in the middle of, an add; re-running completes", func(t *testing.T) {
+		e.t = t
+		ctx := context.Background()
+		restart := func() {
+			t.Helper()
+			if err := e.cluster.StartAPIServer(ctx); err != nil {
+				t.Fatalf("restarting the API server: %v", err)
+			}
+		}
+		if err := e.cluster.StopAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run("add", "stoppedns", "t")
+		restart()
+		assertOneLineFailure(t, r, "connection refused")
+		t.Logf("before: user sees: %s", strings.TrimSpace(r.stderr))
+		e.assertAbsent(namespaceGVR, "", "stoppedns")
+
+		// Requests crawl through the proxy, so the API server can be stopped
+		// between the namespace and the Kustomization.
+		proxy := startSlowProxy(t, strings.TrimPrefix(e.cluster.ServerURL(), "https://"), 40*time.Millisecond)
+		stopped := make(chan error, 1)
+		go func() {
+			for range 2000 {
+				if _, err := e.get(namespaceGVR, "", "stoppedns"); err == nil {
+					stopped <- e.cluster.StopAPIServer()
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			stopped <- fmt.Errorf("namespace stoppedns never appeared")
+		}()
+		r = e.runWith("add", "stoppedns", "t", "--kubeconfig", e.kubeconfigVia(t, proxy.addr()))
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		restart()
+		if r.exitCode != 1 {
+			t.Fatalf("add while the API server stops: exit %d\n%s%s", r.exitCode, r.stdout, r.stderr)
+		}
+		if n := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; n != 1 {
+			t.Errorf("the error is %d lines, want one:\n%s", n, r.stderr)
+		}
+		t.Logf("middle: user sees: %s", strings.TrimSpace(r.stderr))
+		if _, err := e.get(kustomizationGVR, "stoppedns", "dummy"); err == nil {
+			t.Errorf("the Kustomization exists, so the API server did not stop mid-add")
+		}
+		e.mustRun("add", "stoppedns", "t")
+		e.assertLive(e.renderTenant("stoppedns", "t"))
 	})
 
 	t.Run("no token or client key is printed, even at -v=9", func(t *testing.T) {
