@@ -29,6 +29,7 @@ spec:
   interval: 5m
   prune: true
   timeout: 1.5
+  numbers: {million: 1000000, negative: -2500000, big: 123456789012, tiny: 0.000001, huge: 1e21, zero: 0, list: [1000000, 2.5e7, 0.5]}
   postBuild: {substitute: {SUBST_LITERAL: "a: b # c", X: "multi\nline", Y: "tab\there", Z: "日本 👨‍👩‍👧"}}
   empty: {}
   list: []

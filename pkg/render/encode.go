@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
+	"slices"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -74,7 +77,49 @@ func EncodeYAML(objs []*unstructured.Unstructured) ([]byte, error) {
 // the same YAML v2 encoder after re-parsing the JSON) at a third of the
 // time and allocations, because a map of JSON types needs no JSON detour.
 func MarshalYAML(object map[string]any) ([]byte, error) {
-	return yamlv2.Marshal(object)
+	normalized, _ := integralFloatsAsInts(object)
+	return yamlv2.Marshal(normalized)
+}
+
+// integralFloatsAsInts returns v with every whole float64 replaced by an
+// int64, copying only the maps and slices on the way to one, and whether it
+// replaced any. Objects decoded from YAML or JSON into maps hold numbers as
+// float64; JSON prints 1000000.0 as 1000000, but the YAML encoder prints it
+// as 1e+06: the same number, and a surprise in a manifest.
+func integralFloatsAsInts(v any) (any, bool) {
+	switch v := v.(type) {
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<63 {
+			return int64(v), true
+		}
+	case map[string]any:
+		var out map[string]any
+		for k, item := range v {
+			if converted, changed := integralFloatsAsInts(item); changed {
+				if out == nil {
+					out = maps.Clone(v)
+				}
+				out[k] = converted
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	case []any:
+		var out []any
+		for i, item := range v {
+			if converted, changed := integralFloatsAsInts(item); changed {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = converted
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
 }
 
 // DecodeYAML reads a multi-document YAML stream into objects, skipping empty

@@ -296,3 +296,22 @@ func TestUnstructuredSeesOptionalFields(t *testing.T) {
 	tenant.ConfigMap.Data = nil
 	checkSameAsConverter(t, tenant)
 }
+
+// TestMarshalYAMLPrintsWholeNumbersAsJSONDoes: numbers decoded into maps
+// are float64, and the YAML encoder alone would print 1000000 as 1e+06.
+func TestMarshalYAMLPrintsWholeNumbersAsJSONDoes(t *testing.T) {
+	nested := map[string]any{"max": float64(1000000)}
+	list := []any{float64(2.5e7), "x"}
+	object := map[string]any{"a": nested, "b": list, "c": 0.5, "d": float64(-3)}
+	out, err := MarshalYAML(object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a:\n  max: 1000000\nb:\n- 25000000\n- x\nc: 0.5\nd: -3\n"
+	if string(out) != want {
+		t.Errorf("MarshalYAML =\n%s\nwant\n%s", out, want)
+	}
+	if nested["max"] != float64(1000000) || list[0] != float64(2.5e7) {
+		t.Errorf("MarshalYAML changed its input: %v %v", nested, list)
+	}
+}
