@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/diff"
+	"sigs.k8s.io/yaml"
 )
 
 // fluxManifestsDir is the local Flux install bundle that hack/build-tools.sh
@@ -139,6 +141,29 @@ func TestRenderBootstrapIsDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(first, again) {
 		t.Error("two renders of the same bootstrap differ")
+	}
+}
+
+// TestMarshalYAMLMatchesSigsYAMLOnFlux: on Flux's own manifests (CRDs
+// with long descriptions, numbers, quoted strings), the direct encoder
+// prints exactly what sigs.k8s.io/yaml, and so kubectl, prints.
+func TestMarshalYAMLMatchesSigsYAMLOnFlux(t *testing.T) {
+	objs := renderBootstrap(t, bootstrapOptions(t))
+	if len(objs) < 20 {
+		t.Fatalf("only %d objects in the bootstrap", len(objs))
+	}
+	for _, obj := range objs {
+		direct, err := MarshalYAML(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaJSON, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(direct, viaJSON) {
+			t.Errorf("%s %s prints differently:\n%s", obj.GetKind(), obj.GetName(), diff.Diff(string(viaJSON), string(direct)))
+		}
 	}
 }
 
