@@ -25,7 +25,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	cmd := plugin.NewCmdTenant(streams, plugin.BuildInfo{Version: version, Commit: commit, Date: date})
-	err := cmd.ExecuteContext(ctx)
+	err := plugin.WithHint(cmd.ExecuteContext(ctx))
 	stop()
 	if err != nil {
 		// One line, as kubectl prints errors: API errors can span lines.
