@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -85,8 +86,13 @@ func TestWithHint(t *testing.T) {
 	if WithHint(nil) != nil {
 		t.Error("WithHint(nil) is not nil")
 	}
-	plain := errors.New(`invalid namespace "Foo"`)
-	if got := WithHint(plain); got != plain {
-		t.Errorf("WithHint changed an error it has no hint for: %v", got)
+	for _, plain := range []error{
+		errors.New(`invalid namespace "Foo"`),
+		// --wait's own deadline is not a request timeout.
+		fmt.Errorf("waiting for namespace %q to be deleted: %w", "foo", context.DeadlineExceeded),
+	} {
+		if got := WithHint(plain); got != plain {
+			t.Errorf("WithHint changed an error it has no hint for: %v", got)
+		}
 	}
 }
