@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/diff"
-	"sigs.k8s.io/yaml"
 )
 
 // fluxManifestsDir is the local Flux install bundle that hack/build-tools.sh
@@ -152,19 +150,7 @@ func TestMarshalYAMLMatchesSigsYAMLOnFlux(t *testing.T) {
 	if len(objs) < 20 {
 		t.Fatalf("only %d objects in the bootstrap", len(objs))
 	}
-	for _, obj := range objs {
-		direct, err := MarshalYAML(obj.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		viaJSON, err := yaml.Marshal(obj.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(direct, viaJSON) {
-			t.Errorf("%s %s prints differently:\n%s", obj.GetKind(), obj.GetName(), diff.Diff(string(viaJSON), string(direct)))
-		}
-	}
+	checkSameBytesAsSigsYAML(t, objs)
 }
 
 func TestBootstrapValidate(t *testing.T) {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
-	"slices"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -77,49 +75,33 @@ func EncodeYAML(objs []*unstructured.Unstructured) ([]byte, error) {
 // the same YAML v2 encoder after re-parsing the JSON) at a third of the
 // time and allocations, because a map of JSON types needs no JSON detour.
 func MarshalYAML(object map[string]any) ([]byte, error) {
-	normalized, _ := integralFloatsAsInts(object)
-	return yamlv2.Marshal(normalized)
+	return yamlv2.Marshal(integralFloatsAsInts(object))
 }
 
-// integralFloatsAsInts returns v with every whole float64 replaced by an
-// int64, copying only the maps and slices on the way to one, and whether it
-// replaced any. Objects decoded from YAML or JSON into maps hold numbers as
+// integralFloatsAsInts returns a copy of v with every whole float64 as an
+// int64. Objects decoded from YAML or JSON into maps hold numbers as
 // float64; JSON prints 1000000.0 as 1000000, but the YAML encoder prints it
 // as 1e+06: the same number, and a surprise in a manifest.
-func integralFloatsAsInts(v any) (any, bool) {
+func integralFloatsAsInts(v any) any {
 	switch v := v.(type) {
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) < 1<<63 {
-			return int64(v), true
+			return int64(v)
 		}
 	case map[string]any:
-		var out map[string]any
+		out := make(map[string]any, len(v))
 		for k, item := range v {
-			if converted, changed := integralFloatsAsInts(item); changed {
-				if out == nil {
-					out = maps.Clone(v)
-				}
-				out[k] = converted
-			}
+			out[k] = integralFloatsAsInts(item)
 		}
-		if out != nil {
-			return out, true
-		}
+		return out
 	case []any:
-		var out []any
+		out := make([]any, len(v))
 		for i, item := range v {
-			if converted, changed := integralFloatsAsInts(item); changed {
-				if out == nil {
-					out = slices.Clone(v)
-				}
-				out[i] = converted
-			}
+			out[i] = integralFloatsAsInts(item)
 		}
-		if out != nil {
-			return out, true
-		}
+		return out
 	}
-	return v, false
+	return v
 }
 
 // DecodeYAML reads a multi-document YAML stream into objects, skipping empty

@@ -6,7 +6,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 )
 
 // FuzzRenderTenant: any input either fails validation or renders objects
@@ -56,19 +55,7 @@ func FuzzRenderTenant(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, obj := range objs {
-			direct, err := MarshalYAML(obj.Object)
-			if err != nil {
-				t.Fatal(err)
-			}
-			viaJSON, err := yaml.Marshal(obj.Object)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(direct, viaJSON) {
-				t.Fatalf("MarshalYAML differs from sigs.k8s.io/yaml:\n%s\n---- versus ----\n%s", direct, viaJSON)
-			}
-		}
+		checkSameBytesAsSigsYAML(t, objs)
 		back, err := DecodeYAML(out)
 		if err != nil {
 			t.Fatalf("rendered YAML does not parse: %v\n%s", err, out)

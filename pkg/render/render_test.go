@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/diff"
+	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current render")
@@ -313,5 +314,24 @@ func TestMarshalYAMLPrintsWholeNumbersAsJSONDoes(t *testing.T) {
 	}
 	if nested["max"] != float64(1000000) || list[0] != float64(2.5e7) {
 		t.Errorf("MarshalYAML changed its input: %v %v", nested, list)
+	}
+}
+
+// checkSameBytesAsSigsYAML: MarshalYAML must print each object exactly as
+// sigs.k8s.io/yaml, and so kubectl, prints it.
+func checkSameBytesAsSigsYAML(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, obj := range objs {
+		direct, err := MarshalYAML(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaJSON, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(direct, viaJSON) {
+			t.Errorf("%s %s prints differently from sigs.k8s.io/yaml:\n%s", obj.GetKind(), obj.GetName(), diff.Diff(string(viaJSON), string(direct)))
+		}
 	}
 }
