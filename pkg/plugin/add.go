@@ -17,7 +17,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/metadata"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 
@@ -395,15 +394,10 @@ func (o *AddOptions) printAll(out io.Writer, objs []*unstructured.Unstructured) 
 // protobuf, and only the file's namespaces are kept: a cluster of ten
 // thousand namespaces would otherwise be held in memory as full objects.
 func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[string]metav1.Object, error) {
-	md, err := metadata.NewForConfig(c.config)
-	if err != nil {
-		return nil, err
-	}
-	namespaces := md.Resource(namespaceGVR)
 	found := map[string]metav1.Object{}
 	if len(o.tenants) == 1 {
 		name := o.tenants[0].Namespace
-		ns, err := namespaces.Get(ctx, name, metav1.GetOptions{})
+		ns, err := c.metadata.Resource(namespaceGVR).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return found, nil
 		}
@@ -417,21 +411,15 @@ func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[st
 	for _, t := range o.tenants {
 		wanted[t.Namespace] = true
 	}
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		page, err := namespaces.List(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("listing namespaces: %w", err)
+	err := c.eachNamespace(ctx, metav1.ListOptions{Limit: 500}, func(ns *metav1.PartialObjectMetadata) {
+		if wanted[ns.Name] {
+			found[ns.Name] = ns
 		}
-		for i := range page.Items {
-			if ns := &page.Items[i]; wanted[ns.Name] {
-				found[ns.Name] = ns
-			}
-		}
-		if opts.Continue = page.Continue; opts.Continue == "" {
-			return found, nil
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
 	}
+	return found, nil
 }
 
 // checkNamespace refuses a namespace that is another tenant's, or anybody's

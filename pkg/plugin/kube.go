@@ -1,12 +1,16 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -14,6 +18,7 @@ import (
 type clients struct {
 	config    *rest.Config
 	dynamic   dynamic.Interface
+	metadata  metadata.Interface
 	discovery discovery.DiscoveryInterface
 }
 
@@ -44,9 +49,31 @@ func newClients(flags *genericclioptions.ConfigFlags, errOut io.Writer, qps floa
 	if err != nil {
 		return nil, err
 	}
+	md, err := metadata.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
 	disco, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		return nil, err
 	}
-	return &clients{config: config, dynamic: dyn, discovery: disco}, nil
+	return &clients{config: config, dynamic: dyn, metadata: md, discovery: disco}, nil
+}
+
+// eachNamespace pages through namespaces with limit/continue, reading only
+// their metadata, as protobuf: labels and the deletion time are all add and
+// list need, and ten thousand namespaces never arrive, or stay, in one piece.
+func (c *clients) eachNamespace(ctx context.Context, opts metav1.ListOptions, visit func(*metav1.PartialObjectMetadata)) error {
+	for {
+		page, err := c.metadata.Resource(namespaceGVR).List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for i := range page.Items {
+			visit(&page.Items[i])
+		}
+		if opts.Continue = page.Continue; opts.Continue == "" {
+			return nil
+		}
+	}
 }

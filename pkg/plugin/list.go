@@ -21,7 +21,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -141,29 +140,19 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	fluxInstalled := true
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.Go(func() error {
-		// Metadata alone, in protobuf, is all a row needs of a namespace:
-		// its phase is Terminating exactly when it has a deletion time.
-		md, err := metadata.NewForConfig(c.config)
+		// A namespace's phase is Terminating exactly when it has a
+		// deletion time, so its metadata is all a row needs.
+		err := c.eachNamespace(groupCtx, namespaceList, func(ns *metav1.PartialObjectMetadata) {
+			phase := "Active"
+			if ns.DeletionTimestamp != nil {
+				phase = "Terminating"
+			}
+			rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("listing tenant namespaces: %w", err)
 		}
-		opts := namespaceList
-		for {
-			page, err := md.Resource(namespaceGVR).List(groupCtx, opts)
-			if err != nil {
-				return fmt.Errorf("listing tenant namespaces: %w", err)
-			}
-			for _, ns := range page.Items {
-				phase := "Active"
-				if ns.DeletionTimestamp != nil {
-					phase = "Terminating"
-				}
-				rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
-			}
-			if opts.Continue = page.Continue; opts.Continue == "" {
-				return nil
-			}
-		}
+		return nil
 	})
 	group.Go(func() error {
 		// One list across all namespaces, filtered by name on the server,
@@ -336,27 +325,19 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// eachItem pages through a list with limit/continue and hands each item to
-// visit, so that ten thousand tenants never arrive, or stay, in one piece.
-func eachItem(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions, visit func(*unstructured.Unstructured)) error {
+// listAll collects every item of a list, page by page.
+func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
 	for {
 		page, err := resource.List(ctx, opts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for i := range page.Items {
-			visit(&page.Items[i])
+			out = append(out, &page.Items[i])
 		}
-		opts.Continue = page.GetContinue()
-		if opts.Continue == "" {
-			return nil
+		if opts.Continue = page.GetContinue(); opts.Continue == "" {
+			return out, nil
 		}
 	}
-}
-
-// listAll collects every item of a paged list.
-func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	err := eachItem(ctx, resource, opts, func(u *unstructured.Unstructured) { out = append(out, u) })
-	return out, err
 }
