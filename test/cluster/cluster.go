@@ -97,7 +97,6 @@ type Cluster struct {
 	kubeconfig string
 	restConfig *rest.Config
 	processes  []*process // in start order
-	apiServer  []string   // kube-apiserver's arguments, for StartAPIServer
 	admin      *keyPair   // the system:masters client certificate
 	git        *gitServer
 	startedIn  time.Duration
@@ -265,7 +264,6 @@ func (c *Cluster) startAPIServer(ctx context.Context, port int, etcdURL string) 
 		// default ServiceAccount, and the admission plugin would then reject pods.
 		args = append(args, "--disable-admission-plugins=ServiceAccount")
 	}
-	c.apiServer = args
 	p, err := c.run(binKubeAPIServer, false, nil, args...)
 	if err != nil {
 		return err
@@ -471,26 +469,17 @@ func (c *Cluster) StopAPIServer() error {
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	c.apiMu.Lock()
 	defer c.apiMu.Unlock()
-	old := c.apiServerProcess()
-	if old == nil {
+	p := c.apiServerProcess()
+	if p == nil {
 		return fmt.Errorf("no %s in this cluster", binKubeAPIServer)
 	}
 	select {
-	case <-old.exited():
+	case <-p.exited():
 	default:
 		return fmt.Errorf("%s is still running", binKubeAPIServer)
 	}
-	p, err := c.run(binKubeAPIServer, false, nil, c.apiServer...)
-	if err != nil {
+	if err := p.restart(); err != nil {
 		return err
-	}
-	// run appended the new process; it takes the old one's place, so that
-	// Stop still stops the API server after the controllers.
-	c.processes = c.processes[:len(c.processes)-1]
-	for i, q := range c.processes {
-		if q == old {
-			c.processes[i] = p
-		}
 	}
 	return c.waitAPIServerReady(ctx, p)
 }

@@ -123,6 +123,15 @@ func (p *process) wait(cmd *exec.Cmd) {
 	}
 }
 
+// restart starts a stopped process again with the same command line and
+// log file.
+func (p *process) restart() error {
+	p.mu.Lock()
+	p.stopping = false
+	p.mu.Unlock()
+	return p.start()
+}
+
 // exited is closed once the process is gone for good.
 func (p *process) exited() <-chan struct{} { return p.done }
 
