@@ -18,21 +18,27 @@ func tenantOptions(ns, name string) render.TenantOptions {
 	return o
 }
 
-// BenchmarkRenderTenant is what `add foo sometenant --dry-run=client -o yaml`
-// does after start-up: render, convert to unstructured, encode as YAML.
+// renderYAML is what `add --dry-run=client -o yaml` does for one tenant
+// after start-up: render, convert to unstructured, encode as YAML.
+func renderYAML(o render.TenantOptions) ([]byte, error) {
+	t, err := render.RenderTenant(o)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := t.Unstructured()
+	if err != nil {
+		return nil, err
+	}
+	return render.EncodeYAML(objs)
+}
+
+// BenchmarkRenderTenant is `add foo sometenant --dry-run=client -o yaml`
+// after start-up.
 func BenchmarkRenderTenant(b *testing.B) {
 	o := tenantOptions("foo", "sometenant")
 	b.ReportAllocs()
 	for b.Loop() {
-		t, err := render.RenderTenant(o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		objs, err := t.Unstructured()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := render.EncodeYAML(objs); err != nil {
+		if _, err := renderYAML(o); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -108,21 +114,10 @@ func BenchmarkRenderTenantList1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
 		for _, e := range entries {
-			t, err := render.RenderTenant(tenantOptions(e.Namespace, e.Name))
-			if err != nil {
+			if _, err := renderYAML(tenantOptions(e.Namespace, e.Name)); err != nil {
 				b.Fatal(err)
 			}
-			objs, err := t.Unstructured()
-			if err != nil {
-				b.Fatal(err)
-			}
-			y, err := render.EncodeYAML(objs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += len(y)
 		}
 	}
 }

@@ -10,4 +10,7 @@
 //	            the floor if the plugin bound kubectl's flags itself
 //	clientcmddisco   clientcmd + client-go discovery (imports client-go/kubernetes/scheme)
 //	clientcmdrender  clientcmd + the plugin's pkg/render (Flux types, manifestgen, kustomize)
+//
+// The three clientcmd variants share their command, clientcmdfloor, which
+// imports exactly what the clientcmd variant needs.
 package startupfloor
