@@ -33,13 +33,13 @@ func sourceKinds() []string {
 // ValidateNamespaceName checks a tenant namespace name.
 func ValidateNamespaceName(ns string) error {
 	if ns == "" {
-		return fmt.Errorf("tenant namespace must not be empty")
+		return fmt.Errorf("invalid --tenant-namespace \"\": must not be empty")
 	}
 	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-		return fmt.Errorf("invalid tenant namespace %q: %s", ns, strings.Join(errs, "; "))
+		return fmt.Errorf("invalid --tenant-namespace %q: %s", ns, strings.Join(errs, "; "))
 	}
 	if IsReservedNamespace(ns) {
-		return fmt.Errorf("namespace %q is reserved and cannot be a tenant namespace (reserved: %s)", ns, strings.Join(ReservedNamespaces(), ", "))
+		return fmt.Errorf("invalid --tenant-namespace %q: the namespace is reserved for the cluster and Flux (reserved: %s)", ns, strings.Join(ReservedNamespaces(), ", "))
 	}
 	return nil
 }
@@ -49,10 +49,10 @@ func ValidateNamespaceName(ns string) error {
 // substitutes it into.
 func ValidateTenantName(name string) error {
 	if name == "" {
-		return fmt.Errorf("tenant name must not be empty")
+		return fmt.Errorf("invalid --tenant-name \"\": must not be empty")
 	}
 	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
-		return fmt.Errorf("invalid tenant name %q: %s", name, strings.Join(errs, "; "))
+		return fmt.Errorf("invalid --tenant-name %q: %s", name, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -60,7 +60,7 @@ func ValidateTenantName(name string) error {
 // ValidateLabelKey checks the key of the tenant-name label.
 func ValidateLabelKey(key string) error {
 	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
-		return fmt.Errorf("invalid tenant label key %q: %s", key, strings.Join(errs, "; "))
+		return fmt.Errorf("invalid --tenant-label %q: %s", key, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -77,7 +77,7 @@ func (o TenantOptions) Validate() error {
 		return err
 	}
 	if o.LabelKey == FluxTenantLabelKey || o.LabelKey == NamespaceNameLabelKey {
-		return fmt.Errorf("invalid tenant label key %q: it is set to the namespace name, so it cannot hold the tenant name", o.LabelKey)
+		return fmt.Errorf("invalid --tenant-label %q: it is set to the namespace name, so it cannot hold the tenant name", o.LabelKey)
 	}
 	for _, k := range SortedKeys(o.Vars) {
 		if err := validateVar(k, o.Vars[k]); err != nil {
@@ -85,40 +85,40 @@ func (o TenantOptions) Validate() error {
 		}
 	}
 	if o.ClusterRole == "" {
-		return fmt.Errorf("cluster role must not be empty")
+		return fmt.Errorf("invalid --cluster-role \"\": must not be empty")
 	}
 	if errs := validation.IsDNS1123Subdomain(strings.ReplaceAll(o.ClusterRole, ":", "-")); len(errs) > 0 {
-		return fmt.Errorf("invalid cluster role %q: %s", o.ClusterRole, strings.Join(errs, "; "))
+		return fmt.Errorf("invalid --cluster-role %q: %s", o.ClusterRole, strings.Join(errs, "; "))
 	}
 	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid kustomization name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
 	}
 	if err := o.Source.Validate(); err != nil {
-		return err
+		return fmt.Errorf("invalid --source %q: %w", o.Source, err)
 	}
 	if o.Path == "" || checkText(o.Path) != nil || strings.Contains(o.Path, "\t") {
-		return fmt.Errorf("invalid path %q: must be a non-empty path inside the source, printable text only", o.Path)
+		return fmt.Errorf("invalid --path %q: must be a non-empty path inside the source, printable text only", o.Path)
 	}
 	if o.Interval <= 0 {
-		return fmt.Errorf("invalid interval %s: must be greater than zero", o.Interval)
+		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
 	}
 	return nil
 }
 
 func validateVar(key, value string) error {
 	if !substitutionVarName.MatchString(key) {
-		return fmt.Errorf("invalid variable name %q: must match %s (letters, digits and underscores, not starting with a digit)", key, substitutionVarName)
+		return fmt.Errorf("invalid --var name %q: must match %s (letters, digits and underscores, not starting with a digit)", key, substitutionVarName)
 	}
 	if key == PerTenantSubstVar || key == SubstLiteralVar {
-		return fmt.Errorf("invalid variable name %q: it is set by kubectl tenant from the tenant name", key)
+		return fmt.Errorf("invalid --var name %q: it is set by kubectl tenant from the tenant name", key)
 	}
 	// Flux substitutes into the YAML text of the template: a line break could
 	// add fields, and "${" would be substituted again.
 	if strings.ContainsAny(value, "\n\r\x00") || strings.Contains(value, "${") {
-		return fmt.Errorf("invalid value for variable %s: must not contain line breaks, NUL or \"${\"", key)
+		return fmt.Errorf("invalid --var value for %s: must not contain line breaks, NUL or \"${\"", key)
 	}
 	if err := checkText(value); err != nil {
-		return fmt.Errorf("invalid value for variable %s: %w", key, err)
+		return fmt.Errorf("invalid --var value for %s: %w", key, err)
 	}
 	return nil
 }
