@@ -3,8 +3,6 @@ package render
 import (
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -45,15 +43,11 @@ func lockdownArgs() []string {
 
 // BootstrapOptions say how to install Flux and the shared source.
 type BootstrapOptions struct {
-	// Version is the Flux version, recorded in the manifests' header; with
-	// no ManifestsDir it picks the release to download.
+	// Version is the Flux version the install manifests are of, recorded
+	// in their header.
 	Version string
 	// Components are the Flux controllers to install.
 	Components []string
-	// ManifestsDir holds Flux's install manifests (one YAML per component,
-	// rbac.yaml, policies.yaml), for clusters that cannot reach GitHub.
-	// Empty means download the release's manifests.
-	ManifestsDir string
 	// NetworkPolicy installs Flux's network policies.
 	NetworkPolicy bool
 	// Lockdown confines kustomize-controller; see lockdownArgs.
@@ -79,28 +73,24 @@ func DefaultBootstrapOptions() BootstrapOptions {
 	}
 }
 
+// KnownComponents are the controllers Flux's install generator knows.
+func KnownComponents() []string {
+	defaults := install.MakeDefaultOptions()
+	return append(defaults.Components, defaults.ComponentsExtra...)
+}
+
 // Validate checks the options and names the first bad value.
 func (o BootstrapOptions) Validate() error {
 	if !strings.HasPrefix(o.Version, "v") {
 		return fmt.Errorf("invalid --version %q: must be a Flux release like %s", o.Version, DefaultFluxVersion)
 	}
-	known := append(install.MakeDefaultOptions().Components, install.MakeDefaultOptions().ComponentsExtra...)
+	known := KnownComponents()
 	if len(o.Components) == 0 {
-		return fmt.Errorf("--components must name at least one of %s", strings.Join(known, ", "))
+		return fmt.Errorf("invalid --components: must name at least one of %s", strings.Join(known, ", "))
 	}
 	for _, c := range o.Components {
 		if !slices.Contains(known, c) {
-			return fmt.Errorf("invalid component %q: must be one of %s", c, strings.Join(known, ", "))
-		}
-	}
-	if o.ManifestsDir != "" {
-		if st, err := os.Stat(o.ManifestsDir); err != nil || !st.IsDir() {
-			return fmt.Errorf("invalid --manifests %q: not a directory of Flux install manifests", o.ManifestsDir)
-		}
-		for _, c := range o.Components {
-			if _, err := os.Stat(filepath.Join(o.ManifestsDir, c+".yaml")); err != nil {
-				return fmt.Errorf("invalid --manifests %q: it has no %s.yaml for component %s", o.ManifestsDir, c, c)
-			}
+			return fmt.Errorf("invalid --components entry %q: must be one of %s", c, strings.Join(known, ", "))
 		}
 	}
 	if o.GitURL == "" {
@@ -127,6 +117,22 @@ func (o BootstrapOptions) Validate() error {
 	return nil
 }
 
+// InstallOptions are the options of Flux's install generator
+// (manifestgen/install) that produce the install manifests RenderBootstrap
+// takes: Flux in flux-system, watching all namespaces, with o's version,
+// components and network policies, as `flux install` makes them.
+func (o BootstrapOptions) InstallOptions() install.Options {
+	opts := install.MakeDefaultOptions()
+	opts.Version = o.Version
+	opts.Namespace = FluxNamespace
+	opts.Components = o.Components
+	opts.ComponentsExtra = nil
+	opts.WatchAllNamespaces = true
+	opts.NetworkPolicy = o.NetworkPolicy
+	opts.ManifestFile = FluxNamespace + ".yaml"
+	return opts
+}
+
 // Bootstrap is what `kubectl tenant bootstrap` applies: Flux's install
 // manifests and the shared GitRepository.
 type Bootstrap struct {
@@ -134,14 +140,17 @@ type Bootstrap struct {
 	GitRepository *sourcev1.GitRepository
 }
 
-// RenderBootstrap builds the Flux install manifests with flux's manifestgen
-// and the shared GitRepository. Without ManifestsDir it downloads the
-// release's manifests from GitHub, as `flux install` does.
-func RenderBootstrap(o BootstrapOptions) (*Bootstrap, error) {
+// RenderBootstrap builds what bootstrap applies from installManifests,
+// the multi-document YAML that Flux's generator made with
+// o.InstallOptions(): cleaned for apply, with kustomize-controller locked
+// down when o.Lockdown, and the shared GitRepository. Fetching or
+// generating those manifests is the caller's business, so rendering needs
+// no network and no files.
+func RenderBootstrap(o BootstrapOptions, installManifests []byte) (*Bootstrap, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	installObjs, err := renderFluxInstall(o)
+	installObjs, err := renderFluxInstall(o, installManifests)
 	if err != nil {
 		return nil, err
 	}
@@ -177,38 +186,17 @@ func (b *Bootstrap) Unstructured() ([]*unstructured.Unstructured, error) {
 	return append(append([]*unstructured.Unstructured{}, b.Install...), repo), nil
 }
 
-func renderFluxInstall(o BootstrapOptions) ([]*unstructured.Unstructured, error) {
-	opts := install.MakeDefaultOptions()
-	opts.Version = o.Version
-	opts.Namespace = FluxNamespace
-	opts.Components = o.Components
-	opts.ComponentsExtra = nil
-	opts.WatchAllNamespaces = true
-	opts.NetworkPolicy = o.NetworkPolicy
-	opts.ManifestFile = FluxNamespace + ".yaml"
-
-	// manifestgen builds in the directory it is given and writes generated
-	// kustomize files there, so a local bundle is copied first, as the flux
-	// CLI does with its embedded manifests.
-	base := ""
-	if o.ManifestsDir != "" {
-		tmp, err := os.MkdirTemp("", "kubectl-tenant-flux-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		if err := copyYAMLFiles(o.ManifestsDir, tmp); err != nil {
-			return nil, err
-		}
-		base = tmp
-	}
-	manifest, err := install.Generate(opts, base)
+func renderFluxInstall(o BootstrapOptions, manifests []byte) ([]*unstructured.Unstructured, error) {
+	objs, err := DecodeYAML(manifests)
 	if err != nil {
-		return nil, fmt.Errorf("generating Flux %s install manifests: %w", o.Version, err)
+		return nil, fmt.Errorf("reading Flux install manifests: %w", err)
 	}
-	objs, err := DecodeYAML([]byte(manifest.Content))
-	if err != nil {
-		return nil, fmt.Errorf("reading generated Flux manifests: %w", err)
+	for _, c := range o.Components {
+		if !slices.ContainsFunc(objs, func(obj *unstructured.Unstructured) bool {
+			return obj.GetKind() == "Deployment" && obj.GetName() == c
+		}) {
+			return nil, fmt.Errorf("the Flux install manifests have no Deployment %s: they were not generated for components %s", c, strings.Join(o.Components, ","))
+		}
 	}
 	for _, obj := range objs {
 		Clean(obj)
@@ -254,24 +242,4 @@ func addContainerArgs(deploy *unstructured.Unstructured, container string, args 
 		return unstructured.SetNestedSlice(deploy.Object, containers, "spec", "template", "spec", "containers")
 	}
 	return fmt.Errorf("deployment %s has no container %q to confine", deploy.GetName(), container)
-}
-
-func copyYAMLFiles(from, to string) error {
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

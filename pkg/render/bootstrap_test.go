@@ -5,35 +5,33 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// fluxManifestsDir is the local Flux install bundle that hack/build-tools.sh
-// unpacks (the manifests the flux CLI embeds). FLUX_MANIFESTS_DIR overrides.
-func fluxManifestsDir(t *testing.T) string {
+// fluxInstall is Flux's install manifests for the default components, as
+// bootstrap generates them; internal/fluxinstall keeps the fixture equal to
+// the generator's output.
+func fluxInstall(t *testing.T, file string) []byte {
 	t.Helper()
-	dir := os.Getenv("FLUX_MANIFESTS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "_output", "flux-manifests", DefaultFluxVersion)
+	data, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "kustomize-controller.yaml")); err != nil {
-		t.Fatalf("Flux install manifests missing at %s: run hack/build-tools.sh (or make tools) first: %v", dir, err)
-	}
-	return dir
+	return data
 }
 
-func bootstrapOptions(t *testing.T) BootstrapOptions {
+func bootstrapOptions() BootstrapOptions {
 	o := DefaultBootstrapOptions()
-	o.ManifestsDir = fluxManifestsDir(t)
 	o.GitURL = "https://example.com/platform/tenants.git"
 	return o
 }
 
 func renderBootstrap(t *testing.T, o BootstrapOptions) []*unstructured.Unstructured {
 	t.Helper()
-	b, err := RenderBootstrap(o)
+	b, err := RenderBootstrap(o, fluxInstall(t, "flux-install.yaml"))
 	if err != nil {
 		t.Fatalf("RenderBootstrap: %v", err)
 	}
@@ -61,7 +59,7 @@ func containerArgs(t *testing.T, deploy *unstructured.Unstructured) []string {
 }
 
 func TestRenderBootstrapInstallsFluxWatchingAllNamespaces(t *testing.T) {
-	objs := renderBootstrap(t, bootstrapOptions(t))
+	objs := renderBootstrap(t, bootstrapOptions())
 	for _, want := range []struct{ kind, name string }{
 		{"Namespace", "flux-system"},
 		{"CustomResourceDefinition", "gitrepositories.source.toolkit.fluxcd.io"},
@@ -96,7 +94,7 @@ func TestRenderBootstrapInstallsFluxWatchingAllNamespaces(t *testing.T) {
 }
 
 func TestRenderBootstrapLockdown(t *testing.T) {
-	o := bootstrapOptions(t)
+	o := bootstrapOptions()
 	o.Lockdown = true
 	objs := renderBootstrap(t, o)
 	args := containerArgs(t, find(objs, "Deployment", "kustomize-controller"))
@@ -113,14 +111,14 @@ func TestRenderBootstrapLockdown(t *testing.T) {
 	if args := containerArgs(t, find(objs, "Deployment", "source-controller")); slices.Contains(args, "--default-service-account=default") {
 		t.Errorf("source-controller got kustomize-controller's lockdown flags: %v", args)
 	}
-	plain := containerArgs(t, find(renderBootstrap(t, bootstrapOptions(t)), "Deployment", "kustomize-controller"))
+	plain := containerArgs(t, find(renderBootstrap(t, bootstrapOptions()), "Deployment", "kustomize-controller"))
 	if slices.Contains(plain, "--default-service-account=default") {
 		t.Errorf("default mode is locked down: %v", plain)
 	}
 }
 
 func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {
-	objs := renderBootstrap(t, bootstrapOptions(t))
+	objs := renderBootstrap(t, bootstrapOptions())
 	out, err := EncodeYAML(objs[len(objs)-1:])
 	if err != nil {
 		t.Fatal(err)
@@ -129,11 +127,11 @@ func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {
 }
 
 func TestRenderBootstrapIsDeterministic(t *testing.T) {
-	first, err := EncodeYAML(renderBootstrap(t, bootstrapOptions(t)))
+	first, err := EncodeYAML(renderBootstrap(t, bootstrapOptions()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := EncodeYAML(renderBootstrap(t, bootstrapOptions(t)))
+	again, err := EncodeYAML(renderBootstrap(t, bootstrapOptions()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +144,7 @@ func TestRenderBootstrapIsDeterministic(t *testing.T) {
 // with long descriptions, numbers, quoted strings), the direct encoder
 // prints exactly what sigs.k8s.io/yaml, and so kubectl, prints.
 func TestMarshalYAMLMatchesSigsYAMLOnFlux(t *testing.T) {
-	objs := renderBootstrap(t, bootstrapOptions(t))
+	objs := renderBootstrap(t, bootstrapOptions())
 	if len(objs) < 20 {
 		t.Fatalf("only %d objects in the bootstrap", len(objs))
 	}
@@ -155,15 +153,14 @@ func TestMarshalYAMLMatchesSigsYAMLOnFlux(t *testing.T) {
 
 func TestBootstrapValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*BootstrapOptions){
-		"no git url":       func(o *BootstrapOptions) { o.GitURL = "" },
-		"file url":         func(o *BootstrapOptions) { o.GitURL = "file:///tmp/repo" },
-		"unknown":          func(o *BootstrapOptions) { o.Components = []string{"tiller"} },
-		"no components":    func(o *BootstrapOptions) { o.Components = nil },
-		"missing manifest": func(o *BootstrapOptions) { o.Components = []string{"helm-controller"}; o.ManifestsDir = t.TempDir() },
-		"bad version":      func(o *BootstrapOptions) { o.Version = "latest" },
-		"bad branch":       func(o *BootstrapOptions) { o.Branch = "" },
-		"zero interval":    func(o *BootstrapOptions) { o.Interval = 0 },
-		"ignore newline":   func(o *BootstrapOptions) { o.IgnorePaths = []string{"a\nb"} },
+		"no git url":     func(o *BootstrapOptions) { o.GitURL = "" },
+		"file url":       func(o *BootstrapOptions) { o.GitURL = "file:///tmp/repo" },
+		"unknown":        func(o *BootstrapOptions) { o.Components = []string{"tiller"} },
+		"no components":  func(o *BootstrapOptions) { o.Components = nil },
+		"bad version":    func(o *BootstrapOptions) { o.Version = "latest" },
+		"bad branch":     func(o *BootstrapOptions) { o.Branch = "" },
+		"zero interval":  func(o *BootstrapOptions) { o.Interval = 0 },
+		"ignore newline": func(o *BootstrapOptions) { o.IgnorePaths = []string{"a\nb"} },
 	} {
 		o := DefaultBootstrapOptions()
 		o.GitURL = "https://example.com/r"
@@ -171,5 +168,21 @@ func TestBootstrapValidate(t *testing.T) {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestRenderBootstrapChecksTheManifests: manifests generated for other
+// components than the options name are refused, not applied half-way.
+func TestRenderBootstrapChecksTheManifests(t *testing.T) {
+	o := bootstrapOptions()
+	o.Components = KnownComponents()
+	if _, err := RenderBootstrap(o, fluxInstall(t, "flux-install.yaml")); err == nil || !strings.Contains(err.Error(), "no Deployment helm-controller") {
+		t.Errorf("manifests without helm-controller were accepted for all components: %v", err)
+	}
+	if _, err := RenderBootstrap(o, fluxInstall(t, "flux-install-all.yaml")); err != nil {
+		t.Errorf("the manifests of all components were refused: %v", err)
+	}
+	if _, err := RenderBootstrap(bootstrapOptions(), []byte("kind: [")); err == nil {
+		t.Error("manifests that are not YAML were accepted")
 	}
 }
