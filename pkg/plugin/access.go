@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -84,7 +85,18 @@ func (a *applier) missingPermission(ctx context.Context, namespace string, objs 
 	return "", nil
 }
 
-// requiredPermissions names what add needs, for error messages.
+// requiredPermissions names what add needs, for error messages: the
+// resources of the kinds a tenant is made of.
 func requiredPermissions() string {
-	return strings.Join([]string{"namespaces", "configmaps", "serviceaccounts", "rolebindings.rbac.authorization.k8s.io", "kustomizations.kustomize.toolkit.fluxcd.io"}, ", ")
+	var resources []string
+	for _, gvk := range tenantKinds() {
+		// The same guess the RESTMapper makes from a kind.
+		plural, _ := meta.UnsafeGuessKindToResource(gvk)
+		resource := plural.Resource
+		if gvk.Group != "" {
+			resource += "." + gvk.Group
+		}
+		resources = append(resources, resource)
+	}
+	return strings.Join(resources, ", ")
 }

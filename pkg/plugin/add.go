@@ -16,9 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
-
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
@@ -41,7 +38,7 @@ const addExample = `  # Add tenant "sometenant" in namespace foo, as the demo's 
 // AddOptions are the inputs of `kubectl tenant add`.
 type AddOptions struct {
 	configFlags *genericclioptions.ConfigFlags
-	printFlags  *printFlags
+	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
 	// Tenant holds the flags' values; with -f it is the template every
@@ -57,15 +54,14 @@ type AddOptions struct {
 	Recreate       bool
 
 	tenants []render.TenantOptions
-	objects [][]*unstructured.Unstructured // per tenant, in apply order
-	printer printers.ResourcePrinter
+	output  *output
 }
 
 // NewAddOptions returns options with the demo's defaults.
 func NewAddOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *AddOptions {
 	return &AddOptions{
 		configFlags: configFlags,
-		printFlags:  newPrintFlags("serverside-applied"),
+		outputFlags: newObjectOutputFlags("serverside-applied"),
 		IOStreams:   streams,
 		Tenant:      render.DefaultTenantOptions(),
 		source:      render.DefaultSource,
@@ -118,7 +114,7 @@ tenant.`,
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
 	addDryRunFlag(cmd, &o.DryRun)
-	o.printFlags.AddFlags(cmd)
+	o.outputFlags.addFlags(cmd)
 	return cmd
 }
 
@@ -165,12 +161,8 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 	} else {
 		o.tenants = []render.TenantOptions{o.Tenant}
 	}
-	printer, err := o.printFlags.toPrinter(o.DryRun)
-	if err != nil {
-		return err
-	}
-	o.printer = printer
-	return nil
+	o.output, err = o.outputFlags.toOutput(o.DryRun)
+	return err
 }
 
 // readTenantFile gives every listed tenant the flags' options, with the
@@ -218,27 +210,33 @@ func (o *AddOptions) Validate() error {
 	if o.Concurrency < 1 {
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
 	}
-	o.objects = make([][]*unstructured.Unstructured, len(o.tenants))
 	for i, t := range o.tenants {
-		tenant, err := render.RenderTenant(t)
-		if err != nil {
+		if err := t.Validate(); err != nil {
 			if o.Filename != "" {
 				return fmt.Errorf("-f %s: tenant %d (%s): %w", o.Filename, i+1, t.Namespace, err)
 			}
-			return err
-		}
-		if o.objects[i], err = tenant.Unstructured(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Run prints the objects (--dry-run=client) or applies them.
+// Run renders the tenants and prints them (--dry-run=client) or applies
+// them.
 func (o *AddOptions) Run(ctx context.Context) error {
+	objects := make([][]*unstructured.Unstructured, len(o.tenants))
+	for i, t := range o.tenants {
+		tenant, err := render.RenderTenant(t)
+		if err != nil {
+			return err
+		}
+		if objects[i], err = tenant.Unstructured(); err != nil {
+			return err
+		}
+	}
 	if o.DryRun == DryRunClient {
-		for _, objs := range o.objects {
-			if err := o.printAll(o.Out, objs); err != nil {
+		for _, objs := range objects {
+			if err := o.output.printAll(o.Out, objs); err != nil {
 				return err
 			}
 		}
@@ -249,12 +247,8 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	served, err := groupVersionServed(c.discovery, kustomizev1.GroupVersion, "kustomizations")
-	if err != nil {
-		return fmt.Errorf("checking for Flux on the cluster: %w", err)
-	}
-	if !served {
-		return fmt.Errorf("flux is not installed on this cluster (the API serves no %s Kustomization); run \"kubectl tenant bootstrap\" first", kustomizev1.GroupVersion)
+	if err := requireFlux(c); err != nil {
+		return err
 	}
 	existing, err := o.existingNamespaces(ctx, c)
 	if err != nil {
@@ -269,7 +263,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	}
 
 	a := &applier{client: c.dynamic, mapper: tenantRESTMapper(), dryRun: o.DryRun, forceConflicts: o.ForceConflicts}
-	if err := o.checkPermissions(ctx, a, existing); err != nil {
+	if err := o.checkPermissions(ctx, a, existing, objects); err != nil {
 		return err
 	}
 	var mu sync.Mutex // serialises output, one tenant's block at a time
@@ -281,7 +275,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		}
 		group.Go(func() error {
 			var out bytes.Buffer
-			err := o.applyTenant(groupCtx, a, &out, o.objects[i], existing[o.tenants[i].Namespace] != nil)
+			err := o.applyTenant(groupCtx, a, &out, objects[i], existing[o.tenants[i].Namespace] != nil)
 			mu.Lock()
 			defer mu.Unlock()
 			_, _ = o.Out.Write(out.Bytes())
@@ -291,7 +285,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err := group.Wait(); err != nil {
 		return err
 	}
-	if o.printFlags.humanOutput() && o.DryRun == DryRunNone {
+	if o.output.human() && o.DryRun == DryRunNone {
 		if len(o.tenants) == 1 {
 			t := o.tenants[0]
 			fmt.Fprintf(o.Out, "Tenant %q added in namespace %q. Run \"kubectl tenant list\" or \"flux get ks --namespace %s\" for status.\n", t.Name, t.Namespace, t.Namespace)
@@ -305,7 +299,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 // checkPermissions reviews the caller's rules once per existing tenant
 // namespace, and once for all new ones (which hold no RoleBindings yet, so
 // the same cluster-wide rules apply to each).
-func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing map[string]metav1.Object) error {
+func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing map[string]metav1.Object, objects [][]*unstructured.Unstructured) error {
 	checkedNew := false
 	for i, t := range o.tenants {
 		isNew := existing[t.Namespace] == nil
@@ -313,7 +307,7 @@ func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing 
 			continue
 		}
 		checkedNew = checkedNew || isNew
-		missing, err := a.missingPermission(ctx, t.Namespace, o.objects[i])
+		missing, err := a.missingPermission(ctx, t.Namespace, objects[i])
 		if err != nil {
 			return err
 		}
@@ -343,7 +337,7 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 			// The server cannot check objects in a namespace that a dry run
 			// did not create; print the rest as rendered.
 			fmt.Fprintf(o.ErrOut, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", obj.GetNamespace())
-			return o.printAll(out, objs[i:])
+			return o.output.printAll(out, objs[i:])
 		}
 		applied, err := a.apply(ctx, obj)
 		if err != nil && o.Recreate && isImmutableRoleRef(err) {
@@ -358,7 +352,7 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 		if i == 0 && !namespaceExists && o.DryRun == DryRunNone {
 			created = applied
 		}
-		if err := o.printer.PrintObj(applied, out); err != nil {
+		if err := o.output.printObj(out, applied); err != nil {
 			return err
 		}
 	}
@@ -378,15 +372,6 @@ func (o *AddOptions) rollBack(ctx context.Context, a *applier, created *unstruct
 		return fmt.Errorf("%w; deleting namespace %q that this run created also failed: %v", cause, created.GetName(), err)
 	}
 	return fmt.Errorf("%w; namespace %q, which this run created, was deleted again", cause, created.GetName())
-}
-
-func (o *AddOptions) printAll(out io.Writer, objs []*unstructured.Unstructured) error {
-	for _, obj := range objs {
-		if err := o.printer.PrintObj(obj, out); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // existingNamespaces reads the tenants' namespaces that exist: one GET for
@@ -411,7 +396,7 @@ func (o *AddOptions) existingNamespaces(ctx context.Context, c *clients) (map[st
 	for _, t := range o.tenants {
 		wanted[t.Namespace] = true
 	}
-	err := c.eachNamespace(ctx, metav1.ListOptions{Limit: 500}, func(ns *metav1.PartialObjectMetadata) {
+	err := c.eachNamespace(ctx, metav1.ListOptions{Limit: defaultChunkSize}, func(ns *metav1.PartialObjectMetadata) {
 		if wanted[ns.Name] {
 			found[ns.Name] = ns
 		}

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,15 +19,28 @@ import (
 
 var namespaceGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
 
-// tenantRESTMapper knows the five kinds a tenant is made of, so that adding a
+// tenantKinds are the kinds a tenant is made of.
+func tenantKinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{
+		corev1.SchemeGroupVersion.WithKind("Namespace"),
+		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+		rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
+		kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+	}
+}
+
+// tenantRESTMapper knows the kinds a tenant is made of, so that adding a
 // tenant needs no API discovery at all.
 func tenantRESTMapper() meta.RESTMapper {
 	m := meta.NewDefaultRESTMapper(nil)
-	m.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
-	m.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), meta.RESTScopeNamespace)
-	m.Add(corev1.SchemeGroupVersion.WithKind("ServiceAccount"), meta.RESTScopeNamespace)
-	m.Add(rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), meta.RESTScopeNamespace)
-	m.Add(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), meta.RESTScopeNamespace)
+	for _, gvk := range tenantKinds() {
+		scope := meta.RESTScopeNamespace
+		if gvk.Kind == "Namespace" {
+			scope = meta.RESTScopeRoot
+		}
+		m.Add(gvk, scope)
+	}
 	return m
 }
 
@@ -116,40 +128,4 @@ func describe(obj *unstructured.Unstructured) string {
 		return fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, obj.GetName())
 	}
 	return fmt.Sprintf("%s %s", obj.GetKind(), obj.GetName())
-}
-
-// isMissingNamespace reports whether err says obj's namespace does not exist.
-func isMissingNamespace(err error, namespace string) bool {
-	if !apierrors.IsNotFound(err) {
-		return false
-	}
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) || status.Status().Details == nil {
-		return false
-	}
-	d := status.Status().Details
-	return d.Kind == "namespaces" && d.Name == namespace
-}
-
-// groupVersionServed asks the API server, in one request, whether it serves
-// the resource in gv; a 404 means the CRD is not installed.
-func groupVersionServed(c clientGetter, gv schema.GroupVersion, resource string) (bool, error) {
-	list, err := c.ServerResourcesForGroupVersion(gv.String())
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, r := range list.APIResources {
-		if r.Name == resource {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// clientGetter is the part of the discovery client groupVersionServed uses.
-type clientGetter interface {
-	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -16,10 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/fluxinstall"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
@@ -40,24 +41,27 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // BootstrapOptions are the inputs of `kubectl tenant bootstrap`.
 type BootstrapOptions struct {
 	configFlags *genericclioptions.ConfigFlags
-	printFlags  *printFlags
+	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
-	Bootstrap      render.BootstrapOptions
+	Bootstrap render.BootstrapOptions
+	// ManifestsDir holds Flux's install manifests (one YAML per component,
+	// rbac.yaml, policies.yaml), for clusters that cannot reach GitHub;
+	// empty means download the release's.
+	ManifestsDir   string
 	DryRun         DryRunStrategy
 	ForceConflicts bool
 	Timeout        time.Duration
 
 	gitURLLookupErr error
-	objects         []*unstructured.Unstructured
-	printer         printers.ResourcePrinter
+	output          *output
 }
 
 // NewCmdBootstrap builds `kubectl tenant bootstrap`.
 func NewCmdBootstrap(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &BootstrapOptions{
 		configFlags: configFlags,
-		printFlags:  newPrintFlags("serverside-applied"),
+		outputFlags: newObjectOutputFlags("serverside-applied"),
 		IOStreams:   streams,
 		Bootstrap:   render.DefaultBootstrapOptions(),
 		Timeout:     2 * time.Minute,
@@ -75,7 +79,7 @@ nothing.`,
 		Example: bootstrapExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -88,7 +92,7 @@ nothing.`,
 	b := &o.Bootstrap
 	f.StringVar(&b.Version, "version", b.Version, "Flux version to install")
 	f.StringSliceVar(&b.Components, "components", b.Components, "Flux controllers to install")
-	f.StringVar(&b.ManifestsDir, "manifests", "", "Directory of Flux install manifests to use instead of downloading them (air-gapped clusters)")
+	f.StringVar(&o.ManifestsDir, "manifests", "", "Directory of Flux install manifests to use instead of downloading them (air-gapped clusters)")
 	f.BoolVar(&b.NetworkPolicy, "network-policy", b.NetworkPolicy, "Install Flux's network policies")
 	f.BoolVar(&b.Lockdown, "lockdown", false, "Run kustomize-controller with --default-service-account=default and --no-remote-bases, so tenants are confined to their RBAC")
 	f.StringVar(&b.GitURL, "git-url", "", "URL of the git repository holding the per-tenant template (default: git remote get-url origin)")
@@ -98,13 +102,13 @@ nothing.`,
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
 	addDryRunFlag(cmd, &o.DryRun)
-	o.printFlags.AddFlags(cmd)
+	o.outputFlags.addFlags(cmd)
 	return cmd
 }
 
 // Complete fills in the git URL from the current checkout, as the demo
-// meant to.
-func (o *BootstrapOptions) Complete() error {
+// meant to, and builds the printer.
+func (o *BootstrapOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.Bootstrap.GitURL == "" {
 		out, err := exec.Command("git", "remote", "get-url", "origin").Output()
 		if err != nil {
@@ -113,15 +117,12 @@ func (o *BootstrapOptions) Complete() error {
 			o.Bootstrap.GitURL = strings.TrimSpace(string(out))
 		}
 	}
-	printer, err := o.printFlags.toPrinter(o.DryRun)
-	if err != nil {
-		return err
-	}
-	o.printer = printer
-	return nil
+	var err error
+	o.output, err = o.outputFlags.toOutput(o.DryRun)
+	return err
 }
 
-// Validate renders everything, so that no bad value reaches the cluster.
+// Validate checks every value before anything is fetched or sent.
 func (o *BootstrapOptions) Validate() error {
 	if o.Bootstrap.GitURL == "" && o.gitURLLookupErr != nil {
 		return fmt.Errorf("--git-url is required: \"git remote get-url origin\" found none here (%v)", o.gitURLLookupErr)
@@ -129,28 +130,33 @@ func (o *BootstrapOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
 	}
-	b, err := render.RenderBootstrap(o.Bootstrap)
-	if err != nil {
+	if err := o.Bootstrap.Validate(); err != nil {
 		return err
 	}
-	objs, err := b.Unstructured()
-	if err != nil {
-		return err
+	if o.ManifestsDir != "" {
+		return fluxinstall.CheckDir(o.ManifestsDir, o.Bootstrap.Components)
 	}
-	o.objects = objs
 	return nil
 }
 
-// Run applies the CRDs and namespace, waits for the CRDs, then applies the
-// rest.
+// Run generates Flux's install manifests and renders the bootstrap; it
+// prints them (--dry-run=client), or applies the CRDs and namespace, waits
+// for the CRDs, then applies the rest.
 func (o *BootstrapOptions) Run(ctx context.Context) error {
+	install, err := fluxinstall.Generate(o.Bootstrap.InstallOptions(), o.ManifestsDir)
+	if err != nil {
+		return err
+	}
+	b, err := render.RenderBootstrap(o.Bootstrap, install)
+	if err != nil {
+		return err
+	}
+	objects, err := b.Unstructured()
+	if err != nil {
+		return err
+	}
 	if o.DryRun == DryRunClient {
-		for _, obj := range o.objects {
-			if err := o.printer.PrintObj(obj, o.Out); err != nil {
-				return err
-			}
-		}
-		return nil
+		return o.output.printAll(o.Out, objects)
 	}
 	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
@@ -161,7 +167,7 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 
 	var first, rest []*unstructured.Unstructured
 	var crds []string
-	for _, obj := range o.objects {
+	for _, obj := range objects {
 		switch obj.GetKind() {
 		case "CustomResourceDefinition":
 			crds = append(crds, obj.GetName())
@@ -185,7 +191,7 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 	if err := o.applyAll(ctx, a, rest); err != nil {
 		return err
 	}
-	if o.printFlags.humanOutput() && o.DryRun == DryRunNone {
+	if o.output.human() && o.DryRun == DryRunNone {
 		fmt.Fprintf(o.Out, "Flux %s installed in %s, watching all namespaces; GitRepository %s/%s follows %s (branch %s).\n",
 			o.Bootstrap.Version, render.FluxNamespace, render.FluxNamespace, o.Bootstrap.SourceName, o.Bootstrap.GitURL, o.Bootstrap.Branch)
 	}
@@ -208,7 +214,7 @@ func (o *BootstrapOptions) applyAll(ctx context.Context, a *applier, objs []*uns
 		if err != nil {
 			return err
 		}
-		if err := o.printer.PrintObj(applied, o.Out); err != nil {
+		if err := o.output.printObj(o.Out, applied); err != nil {
 			return err
 		}
 	}
@@ -240,4 +246,17 @@ func (o *BootstrapOptions) waitEstablished(ctx context.Context, c *clients, name
 		}
 	}
 	return nil
+}
+
+// isMissingNamespace reports whether err says obj's namespace does not exist.
+func isMissingNamespace(err error, namespace string) bool {
+	if !apierrors.IsNotFound(err) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	d := status.Status().Details
+	return d.Kind == "namespaces" && d.Name == namespace
 }

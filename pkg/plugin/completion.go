@@ -3,7 +3,7 @@ package plugin
 import (
 	"context"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,20 +16,20 @@ import (
 // no suggestions: completion must never print to the terminal.
 type tenantCompletion struct {
 	configFlags *genericclioptions.ConfigFlags
-	labelKey    *string
+	selection   *tenantSelection
 }
 
 // namespaces completes tenant namespaces starting with what was typed.
 func (c tenantCompletion) namespaces(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	return c.complete(cmd.Context(), toComplete, func(name, _ string) string { return name })
+	return c.complete(cmd.Context(), toComplete, func(ns *metav1.PartialObjectMetadata) string { return ns.Name })
 }
 
 // names completes tenant names starting with what was typed.
 func (c tenantCompletion) names(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	return c.complete(cmd.Context(), toComplete, func(_, tenant string) string { return tenant })
+	return c.complete(cmd.Context(), toComplete, func(ns *metav1.PartialObjectMetadata) string { return ns.Labels[c.selection.LabelKey] })
 }
 
-func (c tenantCompletion) complete(ctx context.Context, prefix string, pick func(namespace, tenant string) string) ([]string, cobra.ShellCompDirective) {
+func (c tenantCompletion) complete(ctx context.Context, prefix string, pick func(*metav1.PartialObjectMetadata) string) ([]string, cobra.ShellCompDirective) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -37,21 +37,16 @@ func (c tenantCompletion) complete(ctx context.Context, prefix string, pick func
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	list, err := cl.dynamic.Resource(namespaceGVR).List(ctx, metav1.ListOptions{LabelSelector: *c.labelKey})
+	var out []string
+	opts := metav1.ListOptions{LabelSelector: c.selection.LabelKey, Limit: defaultChunkSize}
+	err = cl.eachNamespace(ctx, opts, func(ns *metav1.PartialObjectMetadata) {
+		if v := pick(ns); v != "" && strings.HasPrefix(v, prefix) {
+			out = append(out, v)
+		}
+	})
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	seen := map[string]bool{}
-	for _, ns := range list.Items {
-		v := pick(ns.GetName(), ns.GetLabels()[*c.labelKey])
-		if v != "" && strings.HasPrefix(v, prefix) {
-			seen[v] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for v := range seen {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out, cobra.ShellCompDirectiveNoFileComp
+	slices.Sort(out)
+	return slices.Compact(out), cobra.ShellCompDirectiveNoFileComp
 }

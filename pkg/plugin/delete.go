@@ -10,14 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
-
-	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
 const deleteExample = `  # Delete the tenant in namespace foo
@@ -32,26 +27,26 @@ const deleteExample = `  # Delete the tenant in namespace foo
 // DeleteOptions are the inputs of `kubectl tenant delete`.
 type DeleteOptions struct {
 	configFlags *genericclioptions.ConfigFlags
-	printFlags  *printFlags
+	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
+	// Selection names exactly one tenant: by namespace, by name or both.
+	Selection *tenantSelection
 	Namespace string
-	Name      string
-	LabelKey  string
 	DryRun    DryRunStrategy
 	Wait      bool
 	Timeout   time.Duration
 
-	printer printers.ResourcePrinter
+	output *output
 }
 
 // NewCmdDelete builds `kubectl tenant delete`.
 func NewCmdDelete(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &DeleteOptions{
 		configFlags: configFlags,
-		printFlags:  newPrintFlags("deleted"),
+		outputFlags: newObjectOutputFlags("deleted"),
 		IOStreams:   streams,
-		LabelKey:    render.DefaultTenantLabelKey,
+		Selection:   newTenantSelection(false),
 		Timeout:     5 * time.Minute,
 	}
 	cmd := &cobra.Command{
@@ -65,7 +60,7 @@ several namespaces is refused, and so is any namespace of the cluster or of Flux
 		Example: deleteExample,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -76,14 +71,13 @@ several namespaces is refused, and so is any namespace of the cluster or of Flux
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")
-	f.StringVar(&o.Name, "tenant-name", "", "Name of the tenant to delete")
-	f.StringVar(&o.LabelKey, "tenant-label", o.LabelKey, "Label key on the namespace whose value is the tenant name")
+	o.Selection.addNameFlags(cmd, configFlags)
 	f.BoolVar(&o.Wait, "wait", false, "Wait until the namespace is gone")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	addDryRunFlag(cmd, &o.DryRun)
-	o.printFlags.AddFlags(cmd)
+	o.outputFlags.addFlags(cmd)
 
-	complete := tenantCompletion{configFlags: configFlags, labelKey: &o.LabelKey}
+	complete := tenantCompletion{configFlags: configFlags, selection: o.Selection}
 	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -91,42 +85,32 @@ several namespaces is refused, and so is any namespace of the cluster or of Flux
 		return complete.namespaces(cmd, args, toComplete)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("tenant-namespace", complete.namespaces)
-	_ = cmd.RegisterFlagCompletionFunc("tenant-name", complete.names)
 	return cmd
 }
 
-// Complete takes a positional namespace, as "kubectl delete namespace NS" does.
-func (o *DeleteOptions) Complete(args []string) error {
+// Complete takes a positional namespace, as "kubectl delete namespace NS"
+// does, and builds the printer.
+func (o *DeleteOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		if o.Namespace != "" {
 			return fmt.Errorf("unexpected argument %q: --tenant-namespace is already %q", args[0], o.Namespace)
 		}
 		o.Namespace = args[0]
 	}
-	printer, err := o.printFlags.toPrinter(o.DryRun)
-	if err != nil {
-		return err
+	if o.Namespace != "" {
+		o.Selection.complete([]string{o.Namespace})
 	}
-	o.printer = printer
-	return nil
+	var err error
+	o.output, err = o.outputFlags.toOutput(o.DryRun)
+	return err
 }
 
 // Validate checks the selection before anything is sent to the cluster.
 func (o *DeleteOptions) Validate() error {
-	if o.Namespace == "" && o.Name == "" {
+	if o.Namespace == "" && o.Selection.Name == "" {
 		return fmt.Errorf("give --tenant-namespace, --tenant-name or both")
 	}
-	if o.Namespace != "" {
-		if err := render.ValidateNamespaceName(o.Namespace); err != nil {
-			return err
-		}
-	}
-	if o.Name != "" {
-		if err := render.ValidateTenantName(o.Name); err != nil {
-			return err
-		}
-	}
-	if err := render.ValidateLabelKey(o.LabelKey); err != nil {
+	if err := o.Selection.validate(); err != nil {
 		return err
 	}
 	if o.Wait && o.DryRun != DryRunNone {
@@ -149,7 +133,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun == DryRunClient {
-		return o.printer.PrintObj(ns, o.Out)
+		return o.output.printObj(o.Out, ns)
 	}
 	uid := ns.GetUID()
 	opts := metav1.DeleteOptions{
@@ -163,7 +147,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if err := c.dynamic.Resource(namespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil {
 		return fmt.Errorf("deleting namespace %q: %w", ns.GetName(), err)
 	}
-	if err := o.printer.PrintObj(ns, o.Out); err != nil {
+	if err := o.output.printObj(o.Out, ns); err != nil {
 		return err
 	}
 	if o.Wait {
@@ -175,43 +159,17 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 // findTenant returns the single tenant namespace the flags select, or says
 // why there is none to delete.
 func (o *DeleteOptions) findTenant(ctx context.Context, c *clients) (*unstructured.Unstructured, error) {
-	if o.Namespace != "" {
-		ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, o.Namespace, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("tenant not found: namespace %q does not exist", o.Namespace)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading namespace %q: %w", o.Namespace, err)
-		}
-		owner, labelled := ns.GetLabels()[o.LabelKey]
-		if !labelled {
-			return nil, fmt.Errorf("namespace %q is not a tenant namespace (no %s label); refusing to delete it", o.Namespace, o.LabelKey)
-		}
-		if o.Name != "" && owner != o.Name {
-			return nil, fmt.Errorf("tenant not found: namespace %q belongs to tenant %q, not %q", o.Namespace, owner, o.Name)
-		}
-		return ns, nil
-	}
-
-	req, err := labels.NewRequirement(o.LabelKey, selection.Equals, []string{o.Name})
-	if err != nil {
-		return nil, fmt.Errorf("invalid tenant selector: %w", err)
-	}
-	list, err := c.dynamic.Resource(namespaceGVR).List(ctx, metav1.ListOptions{LabelSelector: labels.NewSelector().Add(*req).String()})
-	if err != nil {
-		return nil, fmt.Errorf("listing tenant namespaces: %w", err)
-	}
 	var matches []*unstructured.Unstructured
-	for i := range list.Items {
-		// The label selector already did this; checking again keeps the
-		// guarantee local rather than trusting every server and proxy.
-		if list.Items[i].GetLabels()[o.LabelKey] == o.Name && !render.IsReservedNamespace(list.Items[i].GetName()) {
-			matches = append(matches, &list.Items[i])
-		}
+	err := o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+		matches = append(matches, ns)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch len(matches) {
 	case 0:
-		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.LabelKey, o.Name)
+		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.Selection.LabelKey, o.Selection.Name)
 	case 1:
 		return matches[0], nil
 	default:
@@ -219,7 +177,7 @@ func (o *DeleteOptions) findTenant(ctx context.Context, c *clients) (*unstructur
 		for i, m := range matches {
 			names[i] = m.GetName()
 		}
-		return nil, fmt.Errorf("tenant %q matches %d namespaces (%s); refusing to delete more than one, give --tenant-namespace", o.Name, len(matches), strings.Join(names, ", "))
+		return nil, fmt.Errorf("tenant %q matches %d namespaces (%s); refusing to delete more than one, give --tenant-namespace", o.Selection.Name, len(matches), strings.Join(names, ", "))
 	}
 }
 

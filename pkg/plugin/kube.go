@@ -1,11 +1,8 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"io"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -58,22 +55,4 @@ func newClients(flags *genericclioptions.ConfigFlags, errOut io.Writer, qps floa
 		return nil, err
 	}
 	return &clients{config: config, dynamic: dyn, metadata: md, discovery: disco}, nil
-}
-
-// eachNamespace pages through namespaces with limit/continue, reading only
-// their metadata, as protobuf: labels and the deletion time are all add and
-// list need, and ten thousand namespaces never arrive, or stay, in one piece.
-func (c *clients) eachNamespace(ctx context.Context, opts metav1.ListOptions, visit func(*metav1.PartialObjectMetadata)) error {
-	for {
-		page, err := c.metadata.Resource(namespaceGVR).List(ctx, opts)
-		if err != nil {
-			return err
-		}
-		for i := range page.Items {
-			visit(&page.Items[i])
-		}
-		if opts.Continue = page.Continue; opts.Continue == "" {
-			return nil
-		}
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,12 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -42,76 +38,59 @@ var kustomizationGVR = kustomizev1.GroupVersion.WithResource("kustomizations")
 // ListOptions are the inputs of `kubectl tenant list`.
 type ListOptions struct {
 	configFlags *genericclioptions.ConfigFlags
+	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
-	LabelKey          string
-	Selector          string
+	Selection         *tenantSelection
 	KustomizationName string
-	Output            string
-	NoHeaders         bool
-	ChunkSize         int64
 
-	selector labels.Selector
+	output *output
 }
 
 // NewCmdList builds `kubectl tenant list`.
 func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ListOptions{
 		configFlags:       configFlags,
+		outputFlags:       newTableOutputFlags(),
 		IOStreams:         streams,
-		LabelKey:          render.DefaultTenantLabelKey,
+		Selection:         newTenantSelection(true),
 		KustomizationName: render.DefaultKustomizationName,
-		ChunkSize:         500,
 	}
 	cmd := &cobra.Command{
-		Use:     "list",
+		Use:     "list [NAMESPACE...]",
 		Aliases: []string{"ls", "get"},
 		Short:   "List tenants and whether Flux has reconciled them",
 		Long: `List tenant namespaces (those with the tenant label) with the namespace phase and
-the Ready condition of the tenant's Flux Kustomization, as "flux get ks" shows it.`,
+the Ready condition of the tenant's Flux Kustomization, as "flux get ks" shows it.
+Without namespaces, --tenant-name or -l, every tenant is listed.`,
 		Example: listExample,
-		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.LabelKey, "tenant-label", o.LabelKey, "Label key on the namespace whose value is the tenant name")
-	f.StringVarP(&o.Selector, "selector", "l", "", "Extra label selector on tenant namespaces (e.g. -l team=payments)")
-	f.StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, yaml, json or name")
-	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print the table without its header")
-	f.Int64Var(&o.ChunkSize, "chunk-size", o.ChunkSize, "Return large lists in chunks rather than all at once; 0 disables chunking")
+	o.Selection.addFlags(cmd, configFlags)
+	cmd.Flags().StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
+	o.outputFlags.addFlags(cmd)
 	return cmd
 }
 
-// Validate checks the flags and builds the label selector.
+// Complete takes tenant namespaces as arguments and builds the printer.
+func (o *ListOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.Selection.complete(args)
+	var err error
+	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	return err
+}
+
+// Validate checks the selection.
 func (o *ListOptions) Validate() error {
-	switch o.Output {
-	case "", "wide", "yaml", "json", "name":
-	default:
-		return fmt.Errorf("invalid output format %q: allowed formats are wide, yaml, json, name", o.Output)
-	}
-	if o.ChunkSize < 0 {
-		return fmt.Errorf("invalid --chunk-size %d: must be 0 or more", o.ChunkSize)
-	}
-	if err := render.ValidateLabelKey(o.LabelKey); err != nil {
-		return err
-	}
-	tenant, err := labels.NewRequirement(o.LabelKey, selection.Exists, nil)
-	if err != nil {
-		return fmt.Errorf("invalid --tenant-label %q: %w", o.LabelKey, err)
-	}
-	extra, err := labels.Parse(o.Selector)
-	if err != nil {
-		return fmt.Errorf("invalid selector %q: %w", o.Selector, err)
-	}
-	reqs, _ := extra.Requirements()
-	o.selector = labels.NewSelector().Add(*tenant).Add(reqs...)
-	return nil
+	return o.Selection.validate()
 }
 
 // Run lists tenant namespaces and their Kustomizations, each in chunks.
@@ -122,14 +101,8 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	namespaceList := metav1.ListOptions{LabelSelector: o.selector.String(), Limit: o.ChunkSize}
-	switch o.Output {
-	case "yaml", "json", "name":
-		namespaces, err := listAll(ctx, c.dynamic.Resource(namespaceGVR), namespaceList)
-		if err != nil {
-			return fmt.Errorf("listing tenant namespaces: %w", err)
-		}
-		return o.printObjects(namespaces)
+	if !o.output.table {
+		return o.printNamespaces(ctx, c)
 	}
 
 	// The two lists are independent, so they run side by side. Only a
@@ -142,22 +115,19 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	group.Go(func() error {
 		// A namespace's phase is Terminating exactly when it has a
 		// deletion time, so its metadata is all a row needs.
-		err := c.eachNamespace(groupCtx, namespaceList, func(ns *metav1.PartialObjectMetadata) {
+		return o.Selection.each(groupCtx, c, func(ns *metav1.PartialObjectMetadata) error {
 			phase := "Active"
 			if ns.DeletionTimestamp != nil {
 				phase = "Terminating"
 			}
-			rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
+			rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.Selection.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("listing tenant namespaces: %w", err)
-		}
-		return nil
 	})
 	group.Go(func() error {
 		// One list across all namespaces, filtered by name on the server,
 		// costs a request per chunk instead of one per tenant.
-		err := eachKustomization(groupCtx, c.config, o.KustomizationName, o.ChunkSize, func(ks *kustomizationSummary) {
+		err := eachKustomization(groupCtx, c.config, o.KustomizationName, o.Selection.ChunkSize, func(ks *kustomizationSummary) {
 			states[ks.Metadata.Namespace] = ks.state()
 		})
 		if apierrors.IsNotFound(err) {
@@ -173,6 +143,28 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return o.printTable(rows, states, fluxInstalled)
+}
+
+// printNamespaces prints the tenant namespaces themselves, -o name one by
+// one and every other format as one List, as kubectl get does.
+func (o *ListOptions) printNamespaces(ctx context.Context, c *clients) error {
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}}
+	err := o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+		list.Items = append(list.Items, *ns)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if o.output.format == "name" {
+		for i := range list.Items {
+			if err := o.output.printObj(o.Out, &list.Items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return o.output.printObj(o.Out, list)
 }
 
 // tenantRow is what the table shows of a tenant namespace.
@@ -230,8 +222,7 @@ func (ks *kustomizationSummary) state() kustomizationState {
 }
 
 // eachKustomization pages through the Kustomizations named name in all
-// namespaces with limit/continue, so that ten thousand tenants never
-// arrive, or stay, in one piece. A 404 means Flux is not installed.
+// namespaces. A 404 means Flux is not installed.
 func eachKustomization(ctx context.Context, config *rest.Config, name string, chunkSize int64, visit func(*kustomizationSummary)) error {
 	// The dynamic client's config: JSON, and errors decoded as Status.
 	client, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(config))
@@ -239,70 +230,37 @@ func eachKustomization(ctx context.Context, config *rest.Config, name string, ch
 		return err
 	}
 	path := "/apis/" + kustomizationGVR.Group + "/" + kustomizationGVR.Version + "/" + kustomizationGVR.Resource
-	var next string
-	for {
-		request := client.Get().AbsPath(path).
-			Param("fieldSelector", fields.OneTermEqualSelector("metadata.name", name).String())
-		if chunkSize > 0 {
-			request = request.Param("limit", strconv.FormatInt(chunkSize, 10))
+	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), Limit: chunkSize}
+	return eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		request := client.Get().AbsPath(path).Param("fieldSelector", opts.FieldSelector)
+		if opts.Limit > 0 {
+			request = request.Param("limit", strconv.FormatInt(opts.Limit, 10))
 		}
-		if next != "" {
-			request = request.Param("continue", next)
+		if opts.Continue != "" {
+			request = request.Param("continue", opts.Continue)
 		}
 		body, err := request.DoRaw(ctx)
 		if err != nil {
-			return err
+			return "", err
 		}
 		var page kustomizationPage
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decoding a page of Kustomizations: %w", err)
+			return "", fmt.Errorf("decoding a page of Kustomizations: %w", err)
 		}
 		for i := range page.Items {
 			visit(&page.Items[i])
 		}
-		if next = page.Metadata.Continue; next == "" {
-			return nil
-		}
-	}
-}
-
-func (o *ListOptions) printObjects(namespaces []*unstructured.Unstructured) error {
-	var printer printers.ResourcePrinter
-	switch o.Output {
-	case "yaml":
-		printer = &printers.YAMLPrinter{}
-	case "json":
-		printer = &printers.JSONPrinter{}
-	default:
-		printer = &printers.NamePrinter{}
-	}
-	printer = &printers.OmitManagedFieldsPrinter{Delegate: printer}
-	if o.Output == "name" {
-		for _, ns := range namespaces {
-			if err := printer.PrintObj(ns, o.Out); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}}
-	for _, ns := range namespaces {
-		list.Items = append(list.Items, *ns)
-	}
-	return printer.PrintObj(list, o.Out)
+		return page.Metadata.Continue, nil
+	})
 }
 
 func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {
-	w := printers.GetNewTabWriter(o.Out)
-	wide := o.Output == "wide"
-	if !o.NoHeaders {
-		header := "NAMESPACE\tTENANT\tSTATUS\tREADY\tMESSAGE"
-		if wide {
-			header += "\tKUSTOMIZATION\tREVISION\tSUSPENDED\tAGE"
-		}
-		fmt.Fprintln(w, header)
+	header := []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}
+	if o.output.wide() {
+		header = append(header, "KUSTOMIZATION", "REVISION", "SUSPENDED", "AGE")
 	}
 	now := time.Now()
+	cells := make([][]string, 0, len(rows))
 	for _, r := range rows {
 		state, found := states[r.namespace]
 		switch {
@@ -311,33 +269,11 @@ func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizati
 		case !found:
 			state = kustomizationState{ready: "-", message: fmt.Sprintf("Kustomization %s not found", o.KustomizationName), revision: "-", suspended: "-"}
 		}
-		cells := []string{r.namespace, r.tenant, r.phase, state.ready, oneLine(state.message)}
-		if wide {
-			cells = append(cells, o.KustomizationName, state.revision, state.suspended, duration.HumanDuration(now.Sub(r.created)))
+		row := []string{r.namespace, r.tenant, r.phase, state.ready, state.message}
+		if o.output.wide() {
+			row = append(row, o.KustomizationName, state.revision, state.suspended, duration.HumanDuration(now.Sub(r.created)))
 		}
-		fmt.Fprintln(w, strings.Join(cells, "\t"))
+		cells = append(cells, row)
 	}
-	return w.Flush()
-}
-
-// oneLine keeps a multi-line condition message from breaking the table.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// listAll collects every item of a list, page by page.
-func listAll(ctx context.Context, resource dynamic.ResourceInterface, opts metav1.ListOptions) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	for {
-		page, err := resource.List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		for i := range page.Items {
-			out = append(out, &page.Items[i])
-		}
-		if opts.Continue = page.GetContinue(); opts.Continue == "" {
-			return out, nil
-		}
-	}
+	return o.output.printTable(o.Out, header, cells)
 }

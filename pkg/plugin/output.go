@@ -1,0 +1,186 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+// outputFlags are kubectl's -o flags, the one way every command prints.
+// Commands that write objects print them as kubectl does after a write
+// ("namespace/foo serverside-applied", or -o yaml|json|name|jsonpath...),
+// with dry runs marked; commands that report (list) print a table by
+// default, and "wide" for more columns, with --no-headers.
+type outputFlags struct {
+	print *genericclioptions.PrintFlags
+	// operation is the word the name printer writes after each object.
+	operation string
+	// table is set for commands whose default output is a table.
+	table     bool
+	noHeaders bool
+}
+
+// newObjectOutputFlags is for commands that write objects; operation is
+// what they did to each ("serverside-applied", "deleted").
+func newObjectOutputFlags(operation string) *outputFlags {
+	return &outputFlags{print: genericclioptions.NewPrintFlags(operation), operation: operation}
+}
+
+// newTableOutputFlags is for commands that report in a table.
+func newTableOutputFlags() *outputFlags {
+	return &outputFlags{print: genericclioptions.NewPrintFlags(""), table: true}
+}
+
+func (f *outputFlags) addFlags(cmd *cobra.Command) {
+	f.print.AddFlags(cmd)
+	if f.table {
+		cmd.Flags().Lookup("output").Usage = fmt.Sprintf("Output format. One of: (%s).", strings.Join(f.allowedFormats(), ", "))
+		cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "Print the table without its header")
+	}
+}
+
+func (f *outputFlags) allowedFormats() []string {
+	formats := f.print.AllowedFormats()
+	if f.table {
+		formats = append([]string{"wide"}, formats...)
+	}
+	return formats
+}
+
+func (f *outputFlags) format() string {
+	if f.print.OutputFormat == nil {
+		return ""
+	}
+	return *f.print.OutputFormat
+}
+
+// output is what a command prints with, made by toOutput in Complete.
+type output struct {
+	format    string
+	table     bool // "" or "wide" of a table command: see printTable
+	noHeaders bool
+	printer   printers.ResourcePrinter // nil for a table
+}
+
+// toOutput checks -o and builds its printer; the name printer's word is
+// marked as kubectl marks dry runs.
+func (f *outputFlags) toOutput(dryRun DryRunStrategy) (*output, error) {
+	format := f.format()
+	out := &output{format: format, noHeaders: f.noHeaders}
+	if f.table && (format == "" || format == "wide") {
+		out.table = true
+		return out, nil
+	}
+	f.print.NamePrintFlags.Operation = f.operation
+	switch dryRun {
+	case DryRunClient:
+		f.print.NamePrintFlags.Operation += " (dry run)"
+	case DryRunServer:
+		f.print.NamePrintFlags.Operation += " (server dry run)"
+	}
+	var printer printers.ResourcePrinter
+	if format == "yaml" {
+		printer = &yamlPrinter{}
+		if !f.print.JSONYamlPrintFlags.ShowManagedFields {
+			printer = &printers.OmitManagedFieldsPrinter{Delegate: printer}
+		}
+	} else {
+		var err error
+		if printer, err = f.print.ToPrinter(); err != nil {
+			if genericclioptions.IsNoCompatiblePrinterError(err) {
+				return nil, fmt.Errorf("invalid output format %q: allowed formats are %s", format, strings.Join(f.allowedFormats(), ", "))
+			}
+			return nil, err
+		}
+	}
+	out.printer = printer
+	return out, nil
+}
+
+// human reports whether the user asked for no particular format, so
+// messages meant for people may go to stdout without spoiling output that
+// a program reads.
+func (o *output) human() bool { return o.format == "" || o.format == "wide" }
+
+func (o *output) wide() bool { return o.format == "wide" }
+
+// printObj prints one object.
+func (o *output) printObj(w io.Writer, obj runtime.Object) error {
+	return o.printer.PrintObj(obj, w)
+}
+
+// printAll prints each object, in order.
+func (o *output) printAll(w io.Writer, objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		if err := o.printer.PrintObj(obj, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printTable writes rows of cells under header through kubectl's tab
+// writer; cells are made one line each, so a long message cannot break the
+// table.
+func (o *output) printTable(w io.Writer, header []string, rows [][]string) error {
+	tw := printers.GetNewTabWriter(w)
+	if !o.noHeaders {
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+	}
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, cell := range row {
+			cells[i] = oneLine(cell)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+// oneLine joins a multi-line message into one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// yamlPrinter prints objects as cli-runtime's YAMLPrinter does, "---"
+// between them, but encodes an unstructured object's map directly: the
+// YAMLPrinter goes through JSON and parses it again, which is most of what
+// `add --dry-run -o yaml` spends on its own work.
+type yamlPrinter struct {
+	printed atomic.Int64
+}
+
+func (p *yamlPrinter) PrintObj(obj runtime.Object, w io.Writer) error {
+	var content map[string]any
+	if u, ok := obj.(runtime.Unstructured); ok {
+		content = u.UnstructuredContent()
+	} else {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		content = m
+	}
+	u := unstructured.Unstructured{Object: content}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" {
+		return fmt.Errorf("cannot print %q as YAML: it has no apiVersion or kind", u.GetName())
+	}
+	out, err := render.MarshalYAML(content)
+	if err != nil {
+		return err
+	}
+	if p.printed.Add(1) > 1 {
+		out = append([]byte("---\n"), out...)
+	}
+	_, err = w.Write(out)
+	return err
+}
