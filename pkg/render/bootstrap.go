@@ -30,15 +30,30 @@ func DefaultComponents() []string { return []string{"source-controller", "kustom
 // DefaultIgnorePaths are the files the demo kept out of Flux's artifact.
 func DefaultIgnorePaths() []string { return []string{"ctrl.py", "README.md"} }
 
-// lockdownArgs confine kustomize-controller: a Kustomization without
-// spec.serviceAccountName is applied as the namespace's "default"
-// ServiceAccount (which may do nothing) instead of the controller's own
-// cluster-admin, and kustomize bases may not be fetched from the network,
-// where nobody reviewed them. --no-cross-namespace-refs is deliberately not
-// set: every tenant's Kustomization refers to the shared GitRepository in
-// flux-system, which that flag forbids.
-func lockdownArgs() []string {
-	return []string{"--default-service-account=default", "--no-remote-bases=true"}
+// LockdownArgs are the flags of Flux's multi-tenancy lockdown for a
+// controller, as Flux's reference (flux2-multi-tenancy) sets them:
+//   - --no-cross-namespace-refs: an object may refer only to sources and
+//     objects in its own namespace, so a tenant cannot build another
+//     tenant's (or the platform's) source into its namespace;
+//   - --default-service-account=default: an object without
+//     serviceAccountName is applied as its namespace's "default"
+//     ServiceAccount, which may do nothing, instead of the controller's
+//     own cluster-admin identity;
+//   - --no-remote-bases: no kustomize bases fetched from the network,
+//     where nobody reviewed them.
+//
+// source-controller and source-watcher take none of them.
+func LockdownArgs(component string) []string {
+	const noCrossNamespaceRefs, defaultSA = "--no-cross-namespace-refs=true", "--default-service-account=default"
+	switch component {
+	case "kustomize-controller":
+		return []string{noCrossNamespaceRefs, defaultSA, "--no-remote-bases=true"}
+	case "helm-controller":
+		return []string{noCrossNamespaceRefs, defaultSA}
+	case "notification-controller", "image-reflector-controller", "image-automation-controller":
+		return []string{noCrossNamespaceRefs}
+	}
+	return nil
 }
 
 // BootstrapOptions say how to install Flux and the shared source.
@@ -50,7 +65,8 @@ type BootstrapOptions struct {
 	Components []string
 	// NetworkPolicy installs Flux's network policies.
 	NetworkPolicy bool
-	// Lockdown confines kustomize-controller; see lockdownArgs.
+	// Lockdown sets Flux's lockdown flags (LockdownArgs) on every
+	// controller and installs the guardrail policy (GuardrailPolicy).
 	Lockdown bool
 
 	GitURL      string
@@ -136,7 +152,9 @@ func (o BootstrapOptions) InstallOptions() install.Options {
 // Bootstrap is what `kubectl tenant bootstrap` applies: Flux's install
 // manifests and the shared GitRepository.
 type Bootstrap struct {
-	Install       []*unstructured.Unstructured
+	Install []*unstructured.Unstructured
+	// Guardrails are the guardrail policy and its binding, with Lockdown.
+	Guardrails    []*unstructured.Unstructured
 	GitRepository *sourcev1.GitRepository
 }
 
@@ -154,13 +172,25 @@ func RenderBootstrap(o BootstrapOptions, installManifests []byte) (*Bootstrap, e
 	if err != nil {
 		return nil, err
 	}
+	var guardrails []*unstructured.Unstructured
+	if o.Lockdown {
+		policy, binding := GuardrailPolicy()
+		for _, obj := range []any{policy, binding} {
+			u, err := ToUnstructured(obj)
+			if err != nil {
+				return nil, err
+			}
+			guardrails = append(guardrails, u)
+		}
+	}
 	var ignore *string
 	if len(o.IgnorePaths) > 0 {
 		joined := strings.Join(o.IgnorePaths, "\n")
 		ignore = &joined
 	}
 	return &Bootstrap{
-		Install: installObjs,
+		Install:    installObjs,
+		Guardrails: guardrails,
 		GitRepository: &sourcev1.GitRepository{
 			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.GitRepositoryKind},
 			ObjectMeta: metav1.ObjectMeta{Name: o.SourceName, Namespace: FluxNamespace},
@@ -183,7 +213,7 @@ func (b *Bootstrap) Unstructured() ([]*unstructured.Unstructured, error) {
 	if err := unstructured.SetNestedField(repo.Object, ShortDuration(b.GitRepository.Spec.Interval.Duration), "spec", "interval"); err != nil {
 		return nil, err
 	}
-	return append(append([]*unstructured.Unstructured{}, b.Install...), repo), nil
+	return slices.Concat(b.Install, b.Guardrails, []*unstructured.Unstructured{repo}), nil
 }
 
 func renderFluxInstall(o BootstrapOptions, manifests []byte) ([]*unstructured.Unstructured, error) {
@@ -200,8 +230,8 @@ func renderFluxInstall(o BootstrapOptions, manifests []byte) ([]*unstructured.Un
 	}
 	for _, obj := range objs {
 		Clean(obj)
-		if o.Lockdown && obj.GetKind() == "Deployment" && obj.GetName() == "kustomize-controller" {
-			if err := addContainerArgs(obj, "manager", lockdownArgs()); err != nil {
+		if o.Lockdown && obj.GetKind() == "Deployment" && len(LockdownArgs(obj.GetName())) > 0 {
+			if err := addContainerArgs(obj, "manager", LockdownArgs(obj.GetName())); err != nil {
 				return nil, err
 			}
 		}

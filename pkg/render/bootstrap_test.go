@@ -96,25 +96,71 @@ func TestRenderBootstrapInstallsFluxWatchingAllNamespaces(t *testing.T) {
 func TestRenderBootstrapLockdown(t *testing.T) {
 	o := bootstrapOptions()
 	o.Lockdown = true
-	objs := renderBootstrap(t, o)
-	args := containerArgs(t, find(objs, "Deployment", "kustomize-controller"))
-	for _, want := range []string{"--default-service-account=default", "--no-remote-bases=true", "--watch-all-namespaces=true"} {
-		if !slices.Contains(args, want) {
-			t.Errorf("lockdown kustomize-controller args %v lack %s", args, want)
+	o.Components = KnownComponents()
+	b, err := RenderBootstrap(o, fluxInstall(t, "flux-install-all.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := b.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flux's reference (flux2-multi-tenancy) patches these controllers.
+	for controller, want := range map[string][]string{
+		"kustomize-controller":        {"--no-cross-namespace-refs=true", "--default-service-account=default", "--no-remote-bases=true"},
+		"helm-controller":             {"--no-cross-namespace-refs=true", "--default-service-account=default"},
+		"notification-controller":     {"--no-cross-namespace-refs=true"},
+		"image-reflector-controller":  {"--no-cross-namespace-refs=true"},
+		"image-automation-controller": {"--no-cross-namespace-refs=true"},
+		"source-controller":           nil,
+		"source-watcher":              nil,
+	} {
+		args := containerArgs(t, find(objs, "Deployment", controller))
+		if !slices.Contains(args, "--watch-all-namespaces=true") {
+			t.Errorf("lockdown %s args %v no longer watch all namespaces", controller, args)
+		}
+		for _, flag := range []string{"--no-cross-namespace-refs=true", "--default-service-account=default", "--no-remote-bases=true"} {
+			if got := slices.Contains(args, flag); got != slices.Contains(want, flag) {
+				t.Errorf("lockdown %s: has %s = %v, want %v (args %v)", controller, flag, got, !got, args)
+			}
 		}
 	}
-	for _, a := range args {
-		if a == "--no-cross-namespace-refs" || a == "--no-cross-namespace-refs=true" {
-			t.Errorf("lockdown must not forbid cross-namespace refs: tenants use the shared source in flux-system")
+	policy := find(objs, "ValidatingAdmissionPolicy", GuardrailPolicyName)
+	binding := find(objs, "ValidatingAdmissionPolicyBinding", GuardrailPolicyName)
+	if policy == nil || binding == nil {
+		t.Fatalf("lockdown installs no guardrail policy and binding")
+	}
+	if actions, _, _ := unstructured.NestedStringSlice(binding.Object, "spec", "validationActions"); !slices.Equal(actions, []string{"Deny"}) {
+		t.Errorf("the guardrail binding's actions are %v, want [Deny]", actions)
+	}
+	if last := objs[len(objs)-1]; last.GetKind() != "GitRepository" {
+		t.Errorf("the GitRepository must come last, got %s", last.GetKind())
+	}
+
+	plain := renderBootstrap(t, bootstrapOptions())
+	if args := containerArgs(t, find(plain, "Deployment", "kustomize-controller")); slices.Contains(args, "--default-service-account=default") || slices.Contains(args, "--no-cross-namespace-refs=true") {
+		t.Errorf("default mode is locked down: %v", args)
+	}
+	if find(plain, "ValidatingAdmissionPolicy", GuardrailPolicyName) != nil {
+		t.Errorf("default mode installs the guardrail policy")
+	}
+}
+
+func TestGuardrailPolicyGolden(t *testing.T) {
+	policy, binding := GuardrailPolicy()
+	var objs []*unstructured.Unstructured
+	for _, obj := range []any{policy, binding} {
+		u, err := ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
 		}
+		objs = append(objs, u)
 	}
-	if args := containerArgs(t, find(objs, "Deployment", "source-controller")); slices.Contains(args, "--default-service-account=default") {
-		t.Errorf("source-controller got kustomize-controller's lockdown flags: %v", args)
+	out, err := EncodeYAML(objs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	plain := containerArgs(t, find(renderBootstrap(t, bootstrapOptions()), "Deployment", "kustomize-controller"))
-	if slices.Contains(plain, "--default-service-account=default") {
-		t.Errorf("default mode is locked down: %v", plain)
-	}
+	assertGolden(t, "guardrail-policy.yaml", out)
 }
 
 func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,31 @@ func sampleOptions() TenantOptions {
 	o := DefaultTenantOptions()
 	o.Namespace = "foo"
 	o.Name = "sometenant"
+	return o
+}
+
+// confinedOptions are a confined tenant whose source comes from flags.
+func confinedOptions() TenantOptions {
+	o := sampleOptions()
+	o.ClusterRole = ConfinedClusterRole
+	o.Confinement = &Confinement{Source: TenantSource{
+		Kind: "GitRepository",
+		Name: "default",
+		Spec: GitSourceSpec("https://example.com/platform/tenants.git", "main", DefaultTenantSourceInterval, DefaultIgnorePaths()),
+	}}
+	return o
+}
+
+// guardedOptions are a confined tenant with every guardrail and a copied
+// source Secret.
+func guardedOptions() TenantOptions {
+	o := confinedOptions()
+	c := o.Confinement
+	c.Source.Spec["secretRef"] = map[string]any{"name": "git-credentials"}
+	c.Source.Secrets = []SourceSecret{{Name: "git-credentials", Type: "Opaque", Data: map[string][]byte{"username": []byte("git"), "password": []byte("s3cret")}}}
+	c.Quota = map[string]string{"pods": "20", "requests.cpu": "4", "count/kustomizations.kustomize.toolkit.fluxcd.io": "5"}
+	c.Limits = map[string]ContainerDefault{"cpu": {Request: "100m", Limit: "500m"}, "memory": {Request: "128Mi"}}
+	c.NetworkPolicy = NetworkPolicyIsolate
 	return o
 }
 
@@ -63,8 +89,6 @@ func assertGolden(t *testing.T, name string, got []byte) {
 func TestRenderTenantGolden(t *testing.T) {
 	withVars := sampleOptions()
 	withVars.Vars = map[string]string{"REGION": "eu-west-1", "TIER": "gold"}
-	confined := sampleOptions()
-	confined.Confine = true
 	custom := sampleOptions()
 	custom.LabelKey = "example.com/tenant"
 	custom.ClusterRole = "admin"
@@ -76,7 +100,8 @@ func TestRenderTenantGolden(t *testing.T) {
 	for name, o := range map[string]TenantOptions{
 		"tenant-foo-sometenant.yaml": sampleOptions(),
 		"tenant-vars.yaml":           withVars,
-		"tenant-confined.yaml":       confined,
+		"tenant-confined.yaml":       confinedOptions(),
+		"tenant-guarded.yaml":        guardedOptions(),
 		"tenant-custom.yaml":         custom,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -172,15 +197,34 @@ func TestRenderMatchesSeedSampleManifests(t *testing.T) {
 	}
 }
 
-func TestConfineSetsServiceAccount(t *testing.T) {
-	o := sampleOptions()
-	o.Confine = true
-	tenant, err := RenderTenant(o)
+func TestConfinementLocksTheTenantIn(t *testing.T) {
+	tenant, err := RenderTenant(guardedOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := tenant.Kustomization.Spec.ServiceAccountName; got != "foo" {
 		t.Errorf("serviceAccountName = %q, want the tenant's ServiceAccount foo", got)
+	}
+	if ref := tenant.Kustomization.Spec.SourceRef; ref.Namespace != "" || ref.Kind != "GitRepository" || ref.Name != "default" {
+		t.Errorf("sourceRef = %+v, want the tenant's own GitRepository default, in its namespace", ref)
+	}
+	objs, err := tenant.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, obj := range objs {
+		kinds = append(kinds, obj.GetKind())
+		if obj.GetLabels()[ManagedByLabelKey] != ManagedByValue {
+			t.Errorf("%s %s lacks the label %s=%s the guardrail policy protects", obj.GetKind(), obj.GetName(), ManagedByLabelKey, ManagedByValue)
+		}
+		if ns := obj.GetNamespace(); obj.GetKind() != "Namespace" && ns != "foo" {
+			t.Errorf("%s %s is in namespace %q, not the tenant's", obj.GetKind(), obj.GetName(), ns)
+		}
+	}
+	want := "Namespace Secret ConfigMap ServiceAccount RoleBinding ResourceQuota LimitRange NetworkPolicy GitRepository Kustomization"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("apply order %s, want %s", got, want)
 	}
 	plain, err := RenderTenant(sampleOptions())
 	if err != nil {
@@ -236,14 +280,21 @@ func TestEncodeYAMLIsCleanForGit(t *testing.T) {
 func unstructuredByConverter(t *testing.T, tenant *Tenant) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
-	for _, obj := range []any{tenant.Namespace, tenant.ConfigMap, tenant.ServiceAccount, tenant.RoleBinding, tenant.Kustomization} {
+	typed := []any{tenant.Kustomization, tenant.Namespace, tenant.ConfigMap, tenant.ServiceAccount, tenant.RoleBinding}
+	for _, s := range tenant.Confined.SourceSecrets {
+		typed = append(typed, s)
+	}
+	if c := tenant.Confined; c.Quota != nil {
+		typed = append(typed, c.Quota, c.LimitRange, c.NetworkPolicy)
+	}
+	for _, obj := range typed {
 		u, err := ToUnstructured(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, u)
 	}
-	if err := unstructured.SetNestedField(out[4].Object, ShortDuration(tenant.Kustomization.Spec.Interval.Duration), "spec", "interval"); err != nil {
+	if err := unstructured.SetNestedField(out[0].Object, ShortDuration(tenant.Kustomization.Spec.Interval.Duration), "spec", "interval"); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -255,10 +306,16 @@ func checkSameAsConverter(t *testing.T, tenant *Tenant) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := unstructuredByConverter(t, tenant)
-	for i := range want {
-		if !equality.Semantic.DeepEqual(got[i].Object, want[i].Object) {
-			t.Errorf("%s differs from the converter's:\n%s", want[i].GetKind(), diff.Diff(want[i].Object, got[i].Object))
+	for _, want := range unstructuredByConverter(t, tenant) {
+		i := slices.IndexFunc(got, func(u *unstructured.Unstructured) bool {
+			return u.GetKind() == want.GetKind() && u.GetName() == want.GetName()
+		})
+		if i < 0 {
+			t.Errorf("%s %s is missing", want.GetKind(), want.GetName())
+			continue
+		}
+		if !equality.Semantic.DeepEqual(got[i].Object, want.Object) {
+			t.Errorf("%s differs from the converter's:\n%s", want.GetKind(), diff.Diff(want.Object, got[i].Object))
 		}
 	}
 }
@@ -266,7 +323,7 @@ func checkSameAsConverter(t *testing.T, tenant *Tenant) {
 func TestUnstructuredMatchesConverter(t *testing.T) {
 	for name, mutate := range map[string]func(*TenantOptions){
 		"defaults":     func(*TenantOptions) {},
-		"confined":     func(o *TenantOptions) { o.Confine = true },
+		"confined":     func(o *TenantOptions) { *o = guardedOptions() },
 		"vars":         func(o *TenantOptions) { o.Vars = map[string]string{"A": "1", "B": ""} },
 		"local source": func(o *TenantOptions) { o.Source = SourceRef{Kind: "OCIRepository", Name: "tpl"} },
 		"everything else": func(o *TenantOptions) {

@@ -60,10 +60,13 @@ type TenantOptions struct {
 	Path string
 	// Interval is the Kustomization's reconcile interval.
 	Interval time.Duration
-	// Confine makes kustomize-controller impersonate the tenant's
-	// ServiceAccount, so the RoleBinding (and nothing else) bounds what the
-	// tenant's manifests may change.
-	Confine bool
+	// Confinement, when set, locks the tenant in: kustomize-controller
+	// impersonates the tenant's ServiceAccount, so the RoleBinding bounds
+	// what its manifests may change; the Kustomization builds from the
+	// tenant's own source; guardrails are added; and every object is
+	// labelled as the plugin's, for the guardrail policy. Nil is the demo's
+	// default mode.
+	Confinement *Confinement
 }
 
 // DefaultTenantOptions returns the demo's defaults for everything but the
@@ -89,6 +92,8 @@ type Tenant struct {
 	ServiceAccount *corev1.ServiceAccount
 	RoleBinding    *rbacv1.RoleBinding
 	Kustomization  *kustomizev1.Kustomization
+	// Confined holds a confined tenant's own source and guardrails.
+	Confined ConfinedObjects
 }
 
 // RenderTenant validates the options and builds the tenant's objects.
@@ -164,8 +169,19 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 			},
 		},
 	}
-	if o.Confine {
+	if c := o.Confinement; c != nil {
+		if c.Source.Spec == nil {
+			return nil, fmt.Errorf("the confined tenant %s has no source spec: give --git-url, or copy the shared source from the cluster", ns)
+		}
+		t.Confined = renderConfinement(c, ns)
 		t.Kustomization.Spec.ServiceAccountName = t.ServiceAccount.Name
+		t.Kustomization.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: c.Source.Kind, Name: c.Source.Name}
+		for _, meta := range []*metav1.ObjectMeta{&t.Namespace.ObjectMeta, &t.ConfigMap.ObjectMeta, &t.ServiceAccount.ObjectMeta, &t.RoleBinding.ObjectMeta, &t.Kustomization.ObjectMeta} {
+			if meta.Labels == nil {
+				meta.Labels = map[string]string{}
+			}
+			meta.Labels[ManagedByLabelKey] = ManagedByValue
+		}
 	}
 	return t, nil
 }
@@ -236,13 +252,53 @@ func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
 	kustomization := object(ks.TypeMeta, ks.ObjectMeta)
 	kustomization["spec"] = spec
 
-	return []*unstructured.Unstructured{
-		{Object: object(t.Namespace.TypeMeta, t.Namespace.ObjectMeta)},
-		{Object: configMap},
-		{Object: object(t.ServiceAccount.TypeMeta, t.ServiceAccount.ObjectMeta)},
-		{Object: roleBinding},
-		{Object: kustomization},
-	}, nil
+	// The Secret before the source that reads it, the guardrails before
+	// the Kustomization that deploys workloads under them.
+	c := t.Confined
+	objs := []*unstructured.Unstructured{{Object: object(t.Namespace.TypeMeta, t.Namespace.ObjectMeta)}}
+	var typed []any
+	for _, secret := range c.SourceSecrets {
+		typed = append(typed, secret)
+	}
+	objs, err := appendConverted(objs, typed...)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs,
+		&unstructured.Unstructured{Object: configMap},
+		&unstructured.Unstructured{Object: object(t.ServiceAccount.TypeMeta, t.ServiceAccount.ObjectMeta)},
+		&unstructured.Unstructured{Object: roleBinding},
+	)
+	typed = typed[:0]
+	if c.Quota != nil {
+		typed = append(typed, c.Quota)
+	}
+	if c.LimitRange != nil {
+		typed = append(typed, c.LimitRange)
+	}
+	if c.NetworkPolicy != nil {
+		typed = append(typed, c.NetworkPolicy)
+	}
+	if objs, err = appendConverted(objs, typed...); err != nil {
+		return nil, err
+	}
+	if c.Source != nil {
+		objs = append(objs, c.Source.DeepCopy())
+	}
+	return append(objs, &unstructured.Unstructured{Object: kustomization}), nil
+}
+
+// appendConverted appends typed objects converted for apply. Only a
+// confined tenant's few extra objects go through the reflection converter.
+func appendConverted(objs []*unstructured.Unstructured, typed ...any) ([]*unstructured.Unstructured, error) {
+	for _, obj := range typed {
+		u, err := ToUnstructured(obj)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, u)
+	}
+	return objs, nil
 }
 
 // object starts an object's map with what RenderTenant sets of its

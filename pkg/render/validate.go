@@ -102,6 +102,9 @@ func (o TenantOptions) Validate() error {
 	if o.Interval <= 0 {
 		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
 	}
+	if o.Confinement != nil {
+		return o.Confinement.Validate()
+	}
 	return nil
 }
 
