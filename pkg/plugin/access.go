@@ -85,18 +85,21 @@ func (a *applier) missingPermission(ctx context.Context, namespace string, objs 
 	return "", nil
 }
 
-// requiredPermissions names what add needs, for error messages: the
-// resources of the kinds a tenant is made of.
-func requiredPermissions() string {
+// requiredPermissions names what adding objs needs, for error messages:
+// their resources, each once.
+func requiredPermissions(objs []*unstructured.Unstructured) string {
 	var resources []string
-	for _, gvk := range tenantKinds() {
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
 		// The same guess the RESTMapper makes from a kind.
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
 		resource := plural.Resource
 		if gvk.Group != "" {
 			resource += "." + gvk.Group
 		}
-		resources = append(resources, resource)
+		if !slices.Contains(resources, resource) {
+			resources = append(resources, resource)
+		}
 	}
 	return strings.Join(resources, ", ")
 }

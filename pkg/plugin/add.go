@@ -8,7 +8,9 @@ import (
 	"maps"
 	"os"
 	"sync"
+	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,6 +54,9 @@ type AddOptions struct {
 	Adopt          bool
 	ForceConflicts bool
 	Recreate       bool
+	// Timeout bounds the wait for a converted tenant's own source.
+	Timeout time.Duration
+	confine confineFlags
 
 	tenants []render.TenantOptions
 	output  *output
@@ -66,6 +71,7 @@ func NewAddOptions(configFlags *genericclioptions.ConfigFlags, streams genericio
 		Tenant:      render.DefaultTenantOptions(),
 		source:      render.DefaultSource,
 		Concurrency: 8,
+		Timeout:     2 * time.Minute,
 	}
 }
 
@@ -107,12 +113,13 @@ tenant.`,
 	f.StringVar(&o.source, "source", o.source, "Flux source of the per-tenant template, in the form <kind>/<name>.<namespace>")
 	f.StringVar(&o.Tenant.Path, "path", o.Tenant.Path, "Path to the per-tenant template inside the source")
 	f.DurationVar(&o.Tenant.Interval, "interval", o.Tenant.Interval, "Reconcile interval of the tenant's Kustomization")
-	f.BoolVar(&o.Tenant.Confine, "confine", false, "Make Flux apply the tenant's manifests as the tenant's ServiceAccount (needs kustomize-controller with --default-service-account; see bootstrap --lockdown)")
 	f.StringVarP(&o.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With -f, how many tenants are applied at once")
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long converting a tenant to --confine waits for its own source to be Ready before switching its Kustomization to it")
+	o.confine.addFlags(cmd)
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -154,6 +161,12 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.Tenant.Source = source
+	if o.Tenant.Confinement, err = o.confine.complete(cmd, source); err != nil {
+		return err
+	}
+	if o.Tenant.Confinement != nil && !cmd.Flags().Changed("cluster-role") {
+		o.Tenant.ClusterRole = render.ConfinedClusterRole
+	}
 	if o.Filename != "" {
 		if o.tenants, err = o.readTenantFile(); err != nil {
 			return err
@@ -210,6 +223,12 @@ func (o *AddOptions) Validate() error {
 	if o.Concurrency < 1 {
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
 	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
+	}
+	if err := o.confine.validate(o.DryRun); err != nil {
+		return err
+	}
 	for i, t := range o.tenants {
 		if err := t.Validate(); err != nil {
 			if o.Filename != "" {
@@ -224,17 +243,11 @@ func (o *AddOptions) Validate() error {
 // Run renders the tenants and prints them (--dry-run=client) or applies
 // them.
 func (o *AddOptions) Run(ctx context.Context) error {
-	objects := make([][]*unstructured.Unstructured, len(o.tenants))
-	for i, t := range o.tenants {
-		tenant, err := render.RenderTenant(t)
+	if o.DryRun == DryRunClient {
+		objects, err := o.render()
 		if err != nil {
 			return err
 		}
-		if objects[i], err = tenant.Unstructured(); err != nil {
-			return err
-		}
-	}
-	if o.DryRun == DryRunClient {
 		for _, objs := range objects {
 			if err := o.output.printAll(o.Out, objs); err != nil {
 				return err
@@ -248,6 +261,15 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if err := requireFlux(c); err != nil {
+		return err
+	}
+	// Every tenant shares the one confinement, so the shared source is
+	// read once.
+	if err := o.confine.resolveSource(ctx, c, o.Tenant.Source, o.Tenant.Confinement); err != nil {
+		return err
+	}
+	objects, err := o.render()
+	if err != nil {
 		return err
 	}
 	existing, err := o.existingNamespaces(ctx, c)
@@ -266,16 +288,23 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err := o.checkPermissions(ctx, a, existing, objects); err != nil {
 		return err
 	}
+	stale, err := o.staleConfinement(ctx, c, existing)
+	if err != nil {
+		return err
+	}
 	var mu sync.Mutex // serialises output, one tenant's block at a time
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(o.Concurrency)
-	for i := range o.tenants {
+	for i, t := range o.tenants {
 		if groupCtx.Err() != nil {
 			break // a tenant failed: start no more
 		}
 		group.Go(func() error {
 			var out bytes.Buffer
-			err := o.applyTenant(groupCtx, a, &out, objects[i], existing[o.tenants[i].Namespace] != nil)
+			err := o.applyTenant(groupCtx, a, &out, t, objects[i], existing[t.Namespace])
+			if err == nil {
+				err = o.prune(groupCtx, a, &out, objects[i], stale[t.Namespace])
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			_, _ = o.Out.Write(out.Bytes())
@@ -296,6 +325,21 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// render renders every tenant, in apply order.
+func (o *AddOptions) render() ([][]*unstructured.Unstructured, error) {
+	objects := make([][]*unstructured.Unstructured, len(o.tenants))
+	for i, t := range o.tenants {
+		tenant, err := render.RenderTenant(t)
+		if err != nil {
+			return nil, err
+		}
+		if objects[i], err = tenant.Unstructured(); err != nil {
+			return nil, err
+		}
+	}
+	return objects, nil
+}
+
 // checkPermissions reviews the caller's rules once per existing tenant
 // namespace, and once for all new ones (which hold no RoleBindings yet, so
 // the same cluster-wide rules apply to each).
@@ -312,7 +356,7 @@ func (o *AddOptions) checkPermissions(ctx context.Context, a *applier, existing 
 			return err
 		}
 		if missing != "" {
-			return fmt.Errorf("missing permission: you cannot %s; adding a tenant needs create and patch on %s, so nothing was applied", missing, requiredPermissions())
+			return fmt.Errorf("missing permission: you cannot %s; adding a tenant needs create and patch on %s, so nothing was applied", missing, requiredPermissions(objects[i]))
 		}
 	}
 	return nil
@@ -329,8 +373,15 @@ func (o *AddOptions) clientRate() (qps float32, burst int) {
 }
 
 // applyTenant applies one tenant's objects in order, writing what the
-// server returned to out.
-func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer, objs []*unstructured.Unstructured, namespaceExists bool) error {
+// server returned to out. live is the tenant's namespace as it was, or nil.
+//
+// A tenant that is confined or unconfined by this run is converted in the
+// same pass: its RoleBinding is re-created when its role changes, and a
+// newly confined tenant's Kustomization switches to the tenant's own source
+// only once that source is Ready, so the tenant keeps being reconciled.
+func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer, t render.TenantOptions, objs []*unstructured.Unstructured, live metav1.Object) error {
+	namespaceExists := live != nil
+	converting := namespaceExists && isConfined(live) != (t.Confinement != nil)
 	var created *unstructured.Unstructured // the namespace, if this run made it
 	for i, obj := range objs {
 		if i > 0 && !namespaceExists && o.DryRun == DryRunServer {
@@ -339,8 +390,13 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 			fmt.Fprintf(o.ErrOut, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", obj.GetNamespace())
 			return o.output.printAll(out, objs[i:])
 		}
+		if converting && t.Confinement != nil && o.DryRun == DryRunNone && obj.GetKind() == kustomizev1.KustomizationKind {
+			if err := o.waitSourceReady(ctx, a, t); err != nil {
+				return err
+			}
+		}
 		applied, err := a.apply(ctx, obj)
-		if err != nil && o.Recreate && isImmutableRoleRef(err) {
+		if err != nil && (o.Recreate || converting) && isImmutableRoleRef(err) {
 			applied, err = a.recreate(ctx, obj)
 		}
 		if err != nil {
@@ -420,6 +476,12 @@ func (o *AddOptions) checkNamespace(t render.TenantOptions, ns metav1.Object) er
 		return fmt.Errorf("namespace %q belongs to tenant %q (label %s), not %q; refusing to take it over", t.Namespace, owner, t.LabelKey, t.Name)
 	case !labelled && !o.Adopt:
 		return fmt.Errorf("namespace %q already exists and is not a tenant namespace (no %s label); pass --adopt to make it tenant %q's", t.Namespace, t.LabelKey, t.Name)
+	}
+	if isConfined(ns) && t.Confinement == nil && !o.confine.Unconfine {
+		return fmt.Errorf("tenant %q in namespace %q is confined; adding it without --confine would loosen it: pass --confine to keep it confined, or --unconfine to loosen it on purpose", t.Name, t.Namespace)
+	}
+	if !isConfined(ns) && o.confine.Unconfine {
+		return fmt.Errorf("--unconfine: tenant %q in namespace %q is not confined", t.Name, t.Namespace)
 	}
 	if ns.GetDeletionTimestamp() != nil {
 		return fmt.Errorf("namespace %q is being deleted; wait until it is gone and add the tenant again", t.Namespace)

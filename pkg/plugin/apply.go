@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,14 +20,26 @@ import (
 
 var namespaceGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
 
-// tenantKinds are the kinds a tenant is made of.
+// tenantKinds are the kinds a tenant is made of, confined or not.
 func tenantKinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{
+	return append([]schema.GroupVersionKind{
 		corev1.SchemeGroupVersion.WithKind("Namespace"),
 		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
 		rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
 		kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
+	}, confinementKinds()...)
+}
+
+// confinementKinds are what confinement adds to a tenant.
+func confinementKinds() []schema.GroupVersionKind {
+	return []schema.GroupVersionKind{
+		corev1.SchemeGroupVersion.WithKind("Secret"),
+		corev1.SchemeGroupVersion.WithKind("ResourceQuota"),
+		corev1.SchemeGroupVersion.WithKind("LimitRange"),
+		networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
+		sourceGroupVersion.WithKind("GitRepository"),
+		sourceGroupVersion.WithKind("OCIRepository"),
 	}
 }
 

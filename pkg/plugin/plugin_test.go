@@ -83,6 +83,55 @@ func TestAddDryRunClientPrintsGoldenYAML(t *testing.T) {
 	}
 }
 
+// TestAddConfinedDryRunClientPrintsGoldenYAML: the flags of a confined
+// tenant print render's confined golden files: admin by default, the
+// tenant's own source from --git-url, and every guardrail flag.
+func TestAddConfinedDryRunClientPrintsGoldenYAML(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("HOME", t.TempDir())
+	confined := []string{"add", "foo", "sometenant", "--confine", "--git-url", "https://example.com/platform/tenants.git", "--dry-run=client", "-o", "yaml"}
+	for golden, args := range map[string][]string{
+		"tenant-confined.yaml": confined,
+		"tenant-foo-sometenant.yaml": {"add", "foo", "sometenant", "--confine", "--git-url", "https://example.com/platform/tenants.git",
+			"--dry-run=client", "-o", "yaml", "--unconfine"},
+	} {
+		want, err := os.ReadFile(filepath.Join("..", "render", "testdata", golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := runTenant(t, args...)
+		if golden == "tenant-foo-sometenant.yaml" {
+			if err == nil || !strings.Contains(err.Error(), "--confine and --unconfine cannot be combined") {
+				t.Errorf("--confine --unconfine: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if out != string(want) {
+			t.Errorf("%v differs from %s:\n%s", args, golden, diff.Diff(string(want), out))
+		}
+	}
+	out, _, err := runTenant(t, append(confined, "--cluster-role", "edit")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "name: edit") || strings.Contains(out, "name: admin") {
+		t.Errorf("an explicit --cluster-role does not win over the confined default:\n%s", out)
+	}
+	out, _, err = runTenant(t, append(confined, "--quota", "pods=20", "--quota", "requests.cpu=4", "--quota", "count/kustomizations.kustomize.toolkit.fluxcd.io=5",
+		"--limit-range", "cpu=100m/500m", "--limit-range", "memory=128Mi", "--network-policy", "isolate")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: ResourceQuota", "pods: \"20\"", "kind: LimitRange", "cpu: 500m", "kind: NetworkPolicy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the guardrail flags print no %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestAddDryRunClientJSONAndName(t *testing.T) {
 	out, _, err := runTenant(t, "add", "foo", "sometenant", "--dry-run=client", "-o", "json")
 	if err != nil {
@@ -126,7 +175,7 @@ kustomization.kustomize.toolkit.fluxcd.io/dummy
 
 func TestAddOutputIsByteIdenticalAcrossRuns(t *testing.T) {
 	args := []string{"add", "foo", "sometenant", "--dry-run=client", "-o", "yaml",
-		"--var", "Z=1", "--var", "A=2", "--var", "M=3", "--confine"}
+		"--var", "Z=1", "--var", "A=2", "--var", "M=3", "--confine", "--git-url", "https://example.com/t.git", "--quota", "pods=2", "--quota", "services=1"}
 	first, _, err := runTenant(t, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +247,21 @@ func TestBadInputNeverReachesTheCluster(t *testing.T) {
 		{[]string{"list", "-o", "xml"}, `invalid output format "xml"`},
 		{[]string{"list", "-l", "a in (b"}, "invalid selector"},
 		{[]string{"list", "--chunk-size", "-1"}, "invalid --chunk-size -1"},
+		{[]string{"add", "foo", "t", "--quota", "pods=20"}, "--quota only apply to a confined tenant: add --confine"},
+		{[]string{"add", "foo", "t", "--git-url", "https://x/y", "--network-policy", "isolate"}, "--git-url, --network-policy only apply to a confined tenant"},
+		{[]string{"add", "foo", "t", "--confine", "--dry-run=client"}, "--confine with --dry-run=client needs --git-url"},
+		{[]string{"add", "foo", "t", "--confine", "--unconfine"}, "--confine and --unconfine cannot be combined"},
+		{[]string{"add", "foo", "t", "--confine", "--quota", "pods=lots"}, `invalid --quota pods=lots: "lots" is not a quantity`},
+		{[]string{"add", "foo", "t", "--confine", "--quota", "pods"}, `invalid --quota "pods": must be RESOURCE=QUANTITY`},
+		{[]string{"add", "foo", "t", "--confine", "--quota", "Bad Key=1"}, `invalid --quota Bad Key=1`},
+		{[]string{"add", "foo", "t", "--confine", "--quota", "pods=1", "--quota", "pods=2"}, "pods is given twice"},
+		{[]string{"add", "foo", "t", "--confine", "--limit-range", "cpu=1/500m"}, "the request is above the limit"},
+		{[]string{"add", "foo", "t", "--confine", "--limit-range", "cpu"}, "must be RESOURCE=REQUEST[/LIMIT]"},
+		{[]string{"add", "foo", "t", "--confine", "--limit-range", "cpu=x"}, `invalid --limit-range cpu=x: "x" is not a quantity`},
+		{[]string{"add", "foo", "t", "--confine", "--network-policy", "open"}, `invalid --network-policy "open": must be isolate`},
+		{[]string{"add", "foo", "t", "--confine", "--git-url", "https://x/y", "--copy-source-secret"}, "--copy-source-secret copies the shared source's Secret"},
+		{[]string{"add", "foo", "t", "--confine", "--source-interval", "0s"}, "invalid --source-interval 0s"},
+		{[]string{"add", "foo", "t", "--timeout", "0s"}, "invalid --timeout 0s"},
 		{[]string{"list", "Foo"}, `invalid --tenant-namespace "Foo"`},
 		{[]string{"list", "kube-system"}, "the namespace is reserved"},
 		{[]string{"list", "foo", "--all"}, "tenant namespaces (foo) cannot be combined with --all"},
