@@ -2,8 +2,13 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 )
 
 // defaultChunkSize is how many items one page of a list holds, as
@@ -39,5 +44,57 @@ func (c *clients) eachNamespace(ctx context.Context, opts metav1.ListOptions, vi
 			visit(&page.Items[i])
 		}
 		return page.Continue, nil
+	})
+}
+
+// resourcePath is the list path of gvr, in namespace or in all of them.
+func resourcePath(gvr schema.GroupVersionResource, namespace string) string {
+	prefix := "/apis/" + gvr.Group + "/" + gvr.Version
+	if gvr.Group == "" {
+		prefix = "/api/" + gvr.Version
+	}
+	if namespace != "" {
+		prefix += "/namespaces/" + namespace
+	}
+	return prefix + "/" + gvr.Resource
+}
+
+// eachItem pages through the list at path, decoding each item into a T
+// that holds only the fields a command reads: decoding into unstructured
+// maps (managedFields, whole specs) costs most of the CPU of a list of ten
+// thousand, on the machine that may also run the API server. what names
+// the items in errors.
+func eachItem[T any](ctx context.Context, client rest.Interface, path string, opts metav1.ListOptions, what string, visit func(*T)) error {
+	return eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		request := client.Get().AbsPath(path)
+		if opts.FieldSelector != "" {
+			request = request.Param("fieldSelector", opts.FieldSelector)
+		}
+		if opts.LabelSelector != "" {
+			request = request.Param("labelSelector", opts.LabelSelector)
+		}
+		if opts.Limit > 0 {
+			request = request.Param("limit", strconv.FormatInt(opts.Limit, 10))
+		}
+		if opts.Continue != "" {
+			request = request.Param("continue", opts.Continue)
+		}
+		body, err := request.DoRaw(ctx)
+		if err != nil {
+			return "", err
+		}
+		var page struct {
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+			Items []T `json:"items"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return "", fmt.Errorf("decoding a page of %s: %w", what, err)
+		}
+		for i := range page.Items {
+			visit(&page.Items[i])
+		}
+		return page.Metadata.Continue, nil
 	})
 }
