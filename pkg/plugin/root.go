@@ -52,6 +52,7 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 	cmd.AddCommand(
 		NewCmdAdd(configFlags, streams),
 		NewCmdList(configFlags, streams),
+		NewCmdCheck(configFlags, streams),
 		NewCmdDelete(configFlags, streams),
 		NewCmdBootstrap(configFlags, streams),
 		NewCmdVersion(streams, build),
