@@ -2,7 +2,7 @@
 # Benchmarks of kubectl-tenant (see bench/README.md): builds what they need,
 # measures start-up, size and offline rendering on a quiet machine, starts a
 # local cluster (etcd, kube-apiserver, kube-controller-manager) and measures
-# add, bulk add, list and delete against it, runs the Go render benchmarks,
+# add, bulk add, list, delete and check against it, runs the Go render benchmarks,
 # and prints one table. BENCH_SCALE=small for a quick run (about 3 minutes).
 #
 #   BENCH_SCALE=full|small   default full: 1000-tenant bulk adds, 10,000 tenants listed
@@ -102,7 +102,7 @@ export "$(cat "${WORK}/ready")"
 HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/v2.9.5" \
   --git-url https://git.example.com/tenants.git >/dev/null
 
-echo "==> cluster: add, bulk add, list, delete ($(uptime))" >&2
+echo "==> cluster: add, bulk add, list, delete, check ($(uptime))" >&2
 mkdir -p "${WORK}/cluster"
 "${WORK}/benchrun" -phase cluster -work "${WORK}/cluster" -listprobe "${WORK}/listprobe" "${common[@]}"
 

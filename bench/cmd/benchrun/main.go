@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -118,7 +119,7 @@ func run(cfg config, phase string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		steps = []func() error{b.addLive, b.bulkAdd, b.listAtScale, b.deleteMany}
+		steps = []func() error{b.addLive, b.bulkAdd, b.listAtScale, b.deleteMany, b.checkAtScale}
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -183,6 +184,12 @@ type sample struct {
 // KUBECONFIG of the bench; timed=false runs the command without time (wall
 // time only, for start-up, where time's own fork/exec would be counted).
 func (b *bench) exec(stdin []byte, env []string, withRSS bool, name string, args ...string) (sample, []byte, error) {
+	return b.execStatus(stdin, env, withRSS, nil, name, args...)
+}
+
+// execStatus is exec for commands whose exit codes in ok are results, not
+// failures: check exits 1 when a row FAILs.
+func (b *bench) execStatus(stdin []byte, env []string, withRSS bool, ok []int, name string, args ...string) (sample, []byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	rssFile := filepath.Join(b.cfg.work, "rss")
@@ -200,6 +207,9 @@ func (b *bench) exec(stdin []byte, env []string, withRSS bool, name string, args
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
+	if exitErr, isExit := err.(*exec.ExitError); isExit && slices.Contains(ok, exitErr.ExitCode()) {
+		err = nil
+	}
 	if err != nil {
 		return sample{}, nil, fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(errOut.String(), 2000))
 	}
@@ -905,4 +915,67 @@ func (b *bench) deleteMany() error {
 		fmt.Sprintf("%s to issue (%s each); %s until all namespaces are gone", secs(pi), ms(pi/time.Duration(n)), secs(pt)),
 		fmt.Sprintf("`kubectl delete namespace NS --wait=false`: %s to issue (%s each); %s until gone", secs(ki), ms(ki/time.Duration(n)), secs(kt)),
 		ratio(ki, pi)+" faster to issue", "", "info")
+}
+
+// checkLabel and checkKustomization keep check's tenants apart from the
+// others: list selects by the default label and reads Kustomizations named
+// dummy, so neither sees these, and check --all sees exactly these.
+const (
+	checkLabel         = "bench.kubectl-tenant.io/check-tenant"
+	checkKustomization = "check"
+)
+
+// checkAtScale adds cfg.bulk confined tenants with every guardrail, under
+// their own tenant label, and times `check --all` over them. It runs last,
+// so the rows before it measure the same cluster as before it existed; the
+// cluster then still holds the list benchmark's tenants, which check's
+// cluster-wide lists page past. The bench cluster is not locked down and
+// runs no Flux controllers, so some rows FAIL and check exits 1: that is
+// its result, not an error here.
+func (b *bench) checkAtScale() error {
+	n := b.cfg.bulk
+	file, err := b.tenantFile("chk", n)
+	if err != nil {
+		return err
+	}
+	tenantFlags := []string{"--tenant-label", checkLabel, "--kustomization-name", checkKustomization}
+	fill, _, err := b.exec(nil, nil, true, b.cfg.plugin, append([]string{"add", "-f", file, "--concurrency", "16", "-o", "name",
+		"--confine", "--git-url", "https://git.example.com/tenants.git", "--quota", "pods=20",
+		"--limit-range", "cpu=100m/500m", "--network-policy", "isolate"}, tenantFlags...)...)
+	if err != nil {
+		return err
+	}
+	if err := b.row(fmt.Sprintf("(fill) `add -f --confine` %d tenants with quota, limit range and network policy, 16 workers", n),
+		fmt.Sprintf("%s, %.0f tenants/s, %s", secs(fill.wall), float64(n)/fill.wall.Seconds(), mib(fill.rss)), "", "", "", "info"); err != nil {
+		return err
+	}
+	checkArgs := append([]string{"check", "--all"}, tenantFlags...)
+	runs := max(3, b.cfg.runs/10)
+	c, err := median(runs, func(int) (sample, error) {
+		s, _, err := b.execStatus(nil, nil, true, []int{1}, b.cfg.plugin, checkArgs...)
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
+	_, out, err := b.execStatus(nil, nil, false, []int{1}, b.cfg.plugin, append(checkArgs, "-o", "json")...)
+	if err != nil {
+		return err
+	}
+	var report struct {
+		Summary struct{ Total, Pass, Warn, Fail int }
+		Tenants []json.RawMessage
+	}
+	// execStatus returns stdout then stderr; the report is the first value.
+	if err := json.NewDecoder(bytes.NewReader(out)).Decode(&report); err != nil {
+		return fmt.Errorf("check -o json: %w", err)
+	}
+	if len(report.Tenants) != n {
+		return fmt.Errorf("check --all checked %d tenants, want %d", len(report.Tenants), n)
+	}
+	perTenant := float64(c.wall.Microseconds()) / 1000 / float64(n)
+	return b.row(fmt.Sprintf("check %d confined tenants, `kubectl-tenant check --all` (4 probes per tenant, concurrency 32, median of %d)", n, runs),
+		fmt.Sprintf("%s, %s, %.1f ms per tenant; %d rows: %d PASS, %d WARN, %d FAIL", secs(c.wall), mib(c.rss), perTenant,
+			report.Summary.Total, report.Summary.Pass, report.Summary.Warn, report.Summary.Fail),
+		"", "", "< 5 s (issue 10, at 1,000 tenants)", met(c.wall < 5*time.Second))
 }
