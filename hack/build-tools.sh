@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the binaries and manifests used by the local test cluster (test/cluster) into
+# Builds the binaries and manifests used by the local cluster (internal/localcluster) into
 # _output/bin and _output/flux-manifests:
 #   kube-apiserver, kube-controller-manager  (hack/tools/kube)
 #   etcd                                     (hack/tools/etcd)

@@ -1,6 +1,6 @@
 // Package e2e runs the kubectl-tenant binary against a real kube-apiserver,
 // etcd, kube-controller-manager and Flux source- and kustomize-controller,
-// started on loopback by test/cluster.
+// started on loopback by internal/localcluster.
 package e2e
 
 import (
@@ -23,8 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 var (
@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 }
 
 func setUp(m *testing.M) (int, error) {
-	root, err := cluster.ModuleRoot()
+	root, err := localcluster.ModuleRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -83,17 +83,17 @@ func setUp(m *testing.M) (int, error) {
 // env is one running cluster and the means to drive it.
 type env struct {
 	t       *testing.T
-	cluster *cluster.Cluster
+	cluster *localcluster.Cluster
 	client  dynamic.Interface
 	home    string
 }
 
 // startEnv starts a cluster for one test and stops it when the test ends.
-func startEnv(t *testing.T, opts cluster.Options) *env {
+func startEnv(t *testing.T, opts localcluster.Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, opts)
+	c, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting the local cluster: %v", err)
 	}
@@ -113,8 +113,8 @@ func startEnv(t *testing.T, opts cluster.Options) *env {
 
 // fluxEnvOptions are the options of a cluster that runs Flux and serves this
 // repository's kustomizations/ over git, at the same path as in the repo.
-func fluxEnvOptions(lockdown bool) cluster.Options {
-	return cluster.Options{
+func fluxEnvOptions(lockdown bool) localcluster.Options {
+	return localcluster.Options{
 		ControllerManager: true,
 		Flux:              true,
 		FluxLockdown:      lockdown,

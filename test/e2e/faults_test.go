@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 var (
@@ -30,7 +30,7 @@ var (
 // cluster as it was or completable by running the same command again.
 // Flux's CRDs are installed; its controllers are not needed here.
 func TestFaults(t *testing.T) {
-	e := startEnv(t, cluster.Options{ControllerManager: true})
+	e := startEnv(t, localcluster.Options{ControllerManager: true})
 	e.mustRun("bootstrap", "--manifests", theSuite.manifests, "--git-url", "https://git.example.com/tenants.git")
 
 	t.Run("RBAC without rolebindings: the missing permission is named and nothing is applied", func(t *testing.T) {

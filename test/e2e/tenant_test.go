@@ -15,14 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 // TestAddWithoutFlux: on a cluster without Flux, add says so and applies
 // nothing, not even the namespace.
 func TestAddWithoutFlux(t *testing.T) {
-	e := startEnv(t, cluster.Options{})
+	e := startEnv(t, localcluster.Options{})
 	e.mustFail("run \"kubectl tenant bootstrap\" first", "add", "nofluxns", "sometenant")
 	e.assertAbsent(namespaceGVR, "", "nofluxns")
 }
