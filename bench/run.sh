@@ -12,6 +12,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ROOT}/_output/bin"
 cd "${ROOT}"
+# shellcheck source=hack/lib/flux-version.sh
+source hack/lib/flux-version.sh
+FLUX_VERSION="$(flux_version "${ROOT}")"
 export GOPROXY="${BENCH_GOPROXY:-https://proxy.golang.org}"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
@@ -99,7 +102,7 @@ for _ in $(seq 1 240); do
 done
 [[ -f "${WORK}/ready" ]] || { echo "the local cluster did not start in 2 minutes" >&2; cat "${WORK}/cluster.log" >&2; exit 1; }
 export "$(cat "${WORK}/ready")"
-HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/v2.9.5" \
+HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/${FLUX_VERSION}" \
   --git-url https://git.example.com/tenants.git >/dev/null
 
 echo "==> cluster: add, bulk add, list, delete ($(uptime))" >&2
