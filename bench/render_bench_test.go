@@ -1,10 +1,16 @@
 // Package bench holds the benchmarks of kubectl-tenant (see README.md in this
 // directory). The Go benchmarks here measure the offline render path without
-// process start-up; bench/run.sh measures whole commands.
+// process start-up, and BenchmarkFirstCall its first calls in fresh
+// processes; bench/run.sh measures whole commands.
 package bench
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,30 +128,95 @@ func BenchmarkRenderTenantList1000(b *testing.B) {
 	}
 }
 
-// TestFirstCallCost logs how long the first call of each render step takes
-// in a fresh process (reflection caches cold, as in every CLI invocation),
-// next to a second call. Run it alone: go test -run TestFirstCallCost -v ./bench
-func TestFirstCallCost(t *testing.T) {
+// firstCallEnv, set in the environment, makes this test binary time the
+// first and second call of each render step and print the times instead of
+// running tests or benchmarks: BenchmarkFirstCall runs it so as a child.
+const firstCallEnv = "KUBECTL_TENANT_BENCH_FIRSTCALL"
+
+var (
+	renderSteps = []string{"RenderTenant", "Unstructured", "EncodeYAML"}
+	callRounds  = []string{"first", "second"}
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(firstCallEnv) != "" {
+		if err := timeFirstCalls(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// timeFirstCalls times each render step on its first call in this process
+// and again on a second call, and writes one line per call round:
+// the round and the nanoseconds of each step in the order of renderSteps.
+func timeFirstCalls(w io.Writer) error {
 	o := tenantOptions("foo", "sometenant")
-	for round, label := range []string{"first", "second"} {
+	for round, label := range callRounds {
 		o.Namespace = fmt.Sprintf("foo%d", round)
 		start := time.Now()
 		tenant, err := render.RenderTenant(o)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		rendered := time.Since(start)
 		start = time.Now()
 		u, err := tenant.Unstructured()
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		converted := time.Since(start)
 		start = time.Now()
 		if _, err := render.EncodeYAML(u); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		encoded := time.Since(start)
-		t.Logf("FIRSTCALL %s call: RenderTenant %s, Unstructured %s, EncodeYAML %s", label, rendered, converted, encoded)
+		fmt.Fprintln(w, label, rendered.Nanoseconds(), converted.Nanoseconds(), encoded.Nanoseconds())
+	}
+	return nil
+}
+
+// BenchmarkFirstCall measures how long the first call of each render step
+// takes in a fresh process (reflection caches cold, as in every CLI
+// invocation), next to a second call. Every iteration runs this test binary
+// again as a child that times both calls (timeFirstCalls); the benchmark
+// reports the mean over the children as ns/first-STEP and ns/second-STEP.
+// ns/op is a whole child, process start-up included.
+func BenchmarkFirstCall(b *testing.B) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sums := map[string]float64{}
+	children := 0
+	for b.Loop() {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), firstCallEnv+"=1")
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("timing the first calls in a child process: %v", err)
+		}
+		for line := range strings.Lines(string(out)) {
+			f := strings.Fields(line)
+			if len(f) != 1+len(renderSteps) || !slices.Contains(callRounds, f[0]) {
+				b.Fatalf("unexpected line from the child process: %q", line)
+			}
+			for i, step := range renderSteps {
+				ns, err := strconv.ParseInt(f[1+i], 10, 64)
+				if err != nil {
+					b.Fatalf("unexpected line from the child process: %q", line)
+				}
+				sums[f[0]+"-"+step] += float64(ns)
+			}
+		}
+		children++
+	}
+	for _, round := range callRounds {
+		for _, step := range renderSteps {
+			b.ReportMetric(sums[round+"-"+step]/float64(children), "ns/"+round+"-"+step)
+		}
 	}
 }

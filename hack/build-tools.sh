@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the binaries and manifests used by the local test cluster (test/cluster) into
+# Builds the binaries and manifests used by the local cluster (internal/localcluster) into
 # _output/bin and _output/flux-manifests:
 #   kube-apiserver, kube-controller-manager  (hack/tools/kube)
 #   etcd                                     (hack/tools/etcd)
@@ -16,8 +16,11 @@ TOOLS="${ROOT}/hack/tools"
 OUT="${ROOT}/_output"
 BIN="${OUT}/bin"
 
+# shellcheck source=hack/lib/flux-version.sh
+source "${ROOT}/hack/lib/flux-version.sh"
+
 KUBE_VERSION="v1.37.2"
-FLUX_VERSION="v2.9.5"
+FLUX_VERSION="$(flux_version "${ROOT}")"
 FLUX_OPERATOR_MODULE="github.com/controlplaneio-fluxcd/flux-operator@v0.59.0"
 
 # No ",direct": if the proxy cannot serve a module we want to fail fast, not hang on VCS.

@@ -23,13 +23,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 type demo struct {
 	plugin  string
-	cluster *cluster.Cluster
+	cluster *localcluster.Cluster
 	client  dynamic.Interface
 	confine bool
 }
@@ -46,7 +46,7 @@ func main() {
 }
 
 func run(plugin string, keep, confine bool) error {
-	root, err := cluster.ModuleRoot()
+	root, err := localcluster.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func run(plugin string, keep, confine bool) error {
 	defer stop()
 
 	start := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{
+	c, err := localcluster.Start(ctx, localcluster.Options{
 		ControllerManager: true,
 		Flux:              true,
 		FluxLockdown:      confine,

@@ -11,15 +11,13 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/crdwait"
 	"github.com/kubectl-tenant/kubectl-tenant/internal/fluxinstall"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
@@ -35,8 +33,6 @@ const bootstrapExample = `  # Install Flux and point the shared source at this c
 
   # Print everything for git instead of applying
   kubectl tenant bootstrap --dry-run=client -o yaml`
-
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // BootstrapOptions are the inputs of `kubectl tenant bootstrap`.
 type BootstrapOptions struct {
@@ -224,28 +220,7 @@ func (o *BootstrapOptions) applyAll(ctx context.Context, a *applier, objs []*uns
 // waitEstablished waits until the API server serves every CRD, so that the
 // objects of those kinds can be applied.
 func (o *BootstrapOptions) waitEstablished(ctx context.Context, c *clients, names []string) error {
-	for _, name := range names {
-		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
-			crd, err := c.dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			conditions, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-			for _, cond := range conditions {
-				if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
-		}
-	}
-	return nil
+	return crdwait.WaitEstablished(ctx, c.dynamic, names, o.Timeout)
 }
 
 // isMissingNamespace reports whether err says obj's namespace does not exist.

@@ -1,6 +1,6 @@
 // Package e2e runs the kubectl-tenant binary against a real kube-apiserver,
 // etcd, kube-controller-manager and Flux source- and kustomize-controller,
-// started on loopback by test/cluster.
+// started on loopback by internal/localcluster.
 package e2e
 
 import (
@@ -23,8 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 var (
@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 }
 
 func setUp(m *testing.M) (int, error) {
-	root, err := cluster.ModuleRoot()
+	root, err := localcluster.ModuleRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -80,20 +80,32 @@ func setUp(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// env is one running cluster and the means to drive it.
+// env is one running cluster and the means to drive it, shared by the steps
+// of a test. It holds no *testing.T: each step drives it through with.
 type env struct {
-	t       *testing.T
-	cluster *cluster.Cluster
+	cluster *localcluster.Cluster
 	client  dynamic.Interface
 	home    string
 }
 
+// stepEnv is the shared env as one test or subtest uses it: its checks
+// report to t. It is a small value; making one changes nothing shared.
+type stepEnv struct {
+	t *testing.T
+	*env
+}
+
+// with returns the env for the test or subtest t.
+func (e *env) with(t *testing.T) stepEnv {
+	return stepEnv{t: t, env: e}
+}
+
 // startEnv starts a cluster for one test and stops it when the test ends.
-func startEnv(t *testing.T, opts cluster.Options) *env {
+func startEnv(t *testing.T, opts localcluster.Options) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, opts)
+	c, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting the local cluster: %v", err)
 	}
@@ -108,13 +120,13 @@ func startEnv(t *testing.T, opts cluster.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, cluster: c, client: client, home: t.TempDir()}
+	return &env{cluster: c, client: client, home: t.TempDir()}
 }
 
 // fluxEnvOptions are the options of a cluster that runs Flux and serves this
 // repository's kustomizations/ over git, at the same path as in the repo.
-func fluxEnvOptions(lockdown bool) cluster.Options {
-	return cluster.Options{
+func fluxEnvOptions(lockdown bool) localcluster.Options {
+	return localcluster.Options{
 		ControllerManager: true,
 		Flux:              true,
 		FluxLockdown:      lockdown,
@@ -150,7 +162,7 @@ func execPlugin(home string, args ...string) (result, error) {
 }
 
 // runWith runs the plugin binary with exactly these arguments.
-func (e *env) runWith(args ...string) result {
+func (e stepEnv) runWith(args ...string) result {
 	e.t.Helper()
 	r, err := execPlugin(e.home, args...)
 	if err != nil {
@@ -160,13 +172,13 @@ func (e *env) runWith(args ...string) result {
 }
 
 // run runs the plugin against this env's cluster.
-func (e *env) run(args ...string) result {
+func (e stepEnv) run(args ...string) result {
 	e.t.Helper()
 	return e.runWith(append(args, "--kubeconfig", e.cluster.Kubeconfig())...)
 }
 
 // mustRun runs the plugin and fails the test unless it succeeds.
-func (e *env) mustRun(args ...string) string {
+func (e stepEnv) mustRun(args ...string) string {
 	e.t.Helper()
 	r := e.run(args...)
 	if r.exitCode != 0 {
@@ -176,7 +188,7 @@ func (e *env) mustRun(args ...string) string {
 }
 
 // mustFail runs the plugin, expects exit 1 and a one-line error containing want.
-func (e *env) mustFail(want string, args ...string) result {
+func (e stepEnv) mustFail(want string, args ...string) result {
 	e.t.Helper()
 	r := e.run(args...)
 	if r.exitCode != 1 {
@@ -193,7 +205,7 @@ func (e *env) mustFail(want string, args ...string) result {
 
 // bootstrap installs Flux from the local bundle, pointing at the harness's
 // git server.
-func (e *env) bootstrap(extra ...string) string {
+func (e stepEnv) bootstrap(extra ...string) string {
 	e.t.Helper()
 	args := append([]string{"bootstrap", "--manifests", theSuite.manifests, "--git-url", e.cluster.GitURL()}, extra...)
 	return e.mustRun(args...)
@@ -206,7 +218,7 @@ func (e *env) get(gvr schema.GroupVersionResource, namespace, name string) (*uns
 	return e.client.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
 }
 
-func (e *env) mustGet(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
+func (e stepEnv) mustGet(gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
 	e.t.Helper()
 	obj, err := e.get(gvr, namespace, name)
 	if err != nil {
@@ -215,14 +227,14 @@ func (e *env) mustGet(gvr schema.GroupVersionResource, namespace, name string) *
 	return obj
 }
 
-func (e *env) assertAbsent(gvr schema.GroupVersionResource, namespace, name string) {
+func (e stepEnv) assertAbsent(gvr schema.GroupVersionResource, namespace, name string) {
 	e.t.Helper()
 	if _, err := e.get(gvr, namespace, name); !apierrors.IsNotFound(err) {
 		e.t.Errorf("%s %s/%s: want NotFound, got %v", gvr.Resource, namespace, name, err)
 	}
 }
 
-func (e *env) createNamespace(name string, labels map[string]string) {
+func (e stepEnv) createNamespace(name string, labels map[string]string) {
 	e.t.Helper()
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
 	ns.SetLabels(labels)
@@ -232,7 +244,7 @@ func (e *env) createNamespace(name string, labels map[string]string) {
 }
 
 // eventually polls check until it returns true or the deadline passes.
-func (e *env) eventually(what string, timeout time.Duration, check func() (bool, error)) {
+func (e stepEnv) eventually(what string, timeout time.Duration, check func() (bool, error)) {
 	e.t.Helper()
 	var last error
 	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
@@ -259,7 +271,7 @@ func readyCondition(obj *unstructured.Unstructured) (status, message string) {
 
 // waitKustomization waits until the Kustomization's Ready condition has
 // the wanted status and returns its message.
-func (e *env) waitKustomization(namespace, name, want string) string {
+func (e stepEnv) waitKustomization(namespace, name, want string) string {
 	e.t.Helper()
 	var message string
 	e.eventually(fmt.Sprintf("Kustomization %s/%s Ready=%s", namespace, name, want), reconcileDeadline, func() (bool, error) {
@@ -275,7 +287,7 @@ func (e *env) waitKustomization(namespace, name, want string) string {
 }
 
 // renderTenant is what `add` renders for these arguments.
-func (e *env) renderTenant(args ...string) []*unstructured.Unstructured {
+func (e stepEnv) renderTenant(args ...string) []*unstructured.Unstructured {
 	e.t.Helper()
 	out := e.mustRun(append([]string{"add", "--dry-run=client", "-o", "yaml"}, args...)...)
 	objs, err := render.DecodeYAML([]byte(out))
@@ -287,7 +299,7 @@ func (e *env) renderTenant(args ...string) []*unstructured.Unstructured {
 
 // assertLive checks that the cluster holds every rendered object with every
 // rendered field at the rendered value.
-func (e *env) assertLive(rendered []*unstructured.Unstructured) {
+func (e stepEnv) assertLive(rendered []*unstructured.Unstructured) {
 	e.t.Helper()
 	for _, want := range rendered {
 		gvr := gvrOf(want)
@@ -335,25 +347,36 @@ func contains(got, want any, path string) (string, bool) {
 	}
 }
 
+// managedFieldsTimeResolution is the resolution of managedFields timestamps:
+// the API server stores them in whole seconds.
+const managedFieldsTimeResolution = time.Second
+
 // writesBy fingerprints what a field manager last wrote to each object: its
 // managedFields entry (with its timestamp) and the object's generation. A
 // server-side apply that changes nothing leaves both alone, while the
 // controllers' own status and finalizer writes do not show here.
-func (e *env) writesBy(manager string, objs []*unstructured.Unstructured) map[string]string {
+//
+// A write in the same second as the newest entry would leave its timestamp
+// as it is, so writesBy returns only once that second is over: from then on
+// any write by the manager changes the fingerprint. The API server runs on
+// this machine and stamps the entries with the same clock.
+func (e stepEnv) writesBy(manager string, objs []*unstructured.Unstructured) map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
+	var newest time.Time
 	for _, o := range objs {
 		live := e.mustGet(gvrOf(o), o.GetNamespace(), o.GetName())
-		print := fmt.Sprintf("generation=%d", live.GetGeneration())
+		fingerprint := fmt.Sprintf("generation=%d", live.GetGeneration())
 		for _, mf := range live.GetManagedFields() {
 			if mf.Manager == manager {
-				print += fmt.Sprintf(" %s@%s %s", mf.Operation, mf.Time, mf.FieldsV1.String())
+				fingerprint += fmt.Sprintf(" %s@%s %s", mf.Operation, mf.Time, mf.FieldsV1.String())
+				if mf.Time != nil && mf.Time.After(newest) {
+					newest = mf.Time.Time
+				}
 			}
 		}
-		out[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = print
+		out[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = fingerprint
 	}
-	// Managed-field times have a resolution of a second; a write in the
-	// same second as the last must still show.
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(time.Until(newest.Truncate(managedFieldsTimeResolution).Add(managedFieldsTimeResolution)))
 	return out
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
 )
 
 // TestAddWithoutFlux: on a cluster without Flux, add says so and applies
 // nothing, not even the namespace.
 func TestAddWithoutFlux(t *testing.T) {
-	e := startEnv(t, cluster.Options{})
+	e := startEnv(t, localcluster.Options{}).with(t)
 	e.mustFail("run \"kubectl tenant bootstrap\" first", "add", "nofluxns", "sometenant")
 	e.assertAbsent(namespaceGVR, "", "nofluxns")
 }
@@ -30,330 +31,357 @@ func TestAddWithoutFlux(t *testing.T) {
 // TestTenantLifecycle drives every command against one cluster running the
 // controller-manager and Flux, in the order a user would.
 func TestTenantLifecycle(t *testing.T) {
-	e := startEnv(t, fluxEnvOptions(false))
-	// Each step builds on the ones before; after a failure the rest would
-	// only time out.
-	step := func(name string, f func(t *testing.T)) {
-		if !t.Run(name, f) {
-			t.Fatalf("stopping after %q failed", name)
+	shared := startEnv(t, fluxEnvOptions(false))
+	for _, step := range []struct {
+		name string
+		run  func(e stepEnv)
+	}{
+		{"bootstrap installs Flux and the shared source, and a re-run changes nothing", lifecycleBootstrap},
+		{"add applies exactly the render with field manager kubectl-tenant, and a re-run is a no-op", lifecycleAdd},
+		{"add --dry-run=server creates nothing", lifecycleAddServerDryRun},
+		{"add refuses existing namespaces unless adopted, and other tenants' always", lifecycleAddExistingNamespaces},
+		{"list shows tenants with their Kustomization state and nothing else", lifecycleList},
+		{"kubeconfig and context flags select the cluster", lifecycleKubeconfigFlags},
+		{"delete removes only tenant namespaces", lifecycleDelete},
+		{"Flux reconciles two tenants with their own substitutions, and delete removes Flux's objects", lifecycleFluxReconciles},
+		{"default mode: a tenant Kustomization can write outside its namespace (the demo's finding)", lifecycleDefaultModeLeaks},
+		{"GitOps: the printed YAML reconciled by Flux gives the same objects as add", lifecycleGitOps},
+		{"add -f adds many tenants with bounded concurrency; a re-run changes nothing", lifecycleAddFile},
+	} {
+		// Each step builds on the ones before; after a failure the rest would
+		// only time out.
+		if !t.Run(step.name, func(t *testing.T) { step.run(shared.with(t)) }) {
+			t.Fatalf("stopping after %q failed", step.name)
 		}
 	}
+}
 
-	step("bootstrap installs Flux and the shared source, and a re-run changes nothing", func(t *testing.T) {
-		e.t = t
-		// A server dry run on a bare cluster creates nothing.
-		e.mustRun("bootstrap", "--manifests", theSuite.manifests, "--git-url", e.cluster.GitURL(), "--dry-run=server")
-		e.assertAbsent(crdGVR, "", "kustomizations.kustomize.toolkit.fluxcd.io")
-		e.assertAbsent(namespaceGVR, "", "flux-system")
+// lifecycleBootstrap is the step "bootstrap installs Flux and the shared source, and a re-run changes nothing".
+func lifecycleBootstrap(e stepEnv) {
+	t := e.t
+	// A server dry run on a bare cluster creates nothing.
+	e.mustRun("bootstrap", "--manifests", theSuite.manifests, "--git-url", e.cluster.GitURL(), "--dry-run=server")
+	e.assertAbsent(crdGVR, "", "kustomizations.kustomize.toolkit.fluxcd.io")
+	e.assertAbsent(namespaceGVR, "", "flux-system")
 
-		out := e.bootstrap()
-		if !strings.Contains(out, "gitrepository.source.toolkit.fluxcd.io/default serverside-applied") {
-			t.Errorf("bootstrap output lacks the GitRepository:\n%s", out)
+	out := e.bootstrap()
+	if !strings.Contains(out, "gitrepository.source.toolkit.fluxcd.io/default serverside-applied") {
+		t.Errorf("bootstrap output lacks the GitRepository:\n%s", out)
+	}
+	for _, crd := range []string{"kustomizations.kustomize.toolkit.fluxcd.io", "gitrepositories.source.toolkit.fluxcd.io"} {
+		obj := e.mustGet(crdGVR, "", crd)
+		if status, _ := establishedCondition(obj); status != "True" {
+			t.Errorf("CRD %s is not Established", crd)
 		}
-		for _, crd := range []string{"kustomizations.kustomize.toolkit.fluxcd.io", "gitrepositories.source.toolkit.fluxcd.io"} {
-			obj := e.mustGet(crdGVR, "", crd)
-			if status, _ := establishedCondition(obj); status != "True" {
-				t.Errorf("CRD %s is not Established", crd)
-			}
-		}
-		repo := e.mustGet(gitRepositoryGVR, "flux-system", "default")
-		if url, _, _ := unstructured.NestedString(repo.Object, "spec", "url"); url != e.cluster.GitURL() {
-			t.Errorf("GitRepository url = %q, want %q", url, e.cluster.GitURL())
-		}
-		assertManagedBy(t, repo, "kubectl-tenant")
+	}
+	repo := e.mustGet(gitRepositoryGVR, "flux-system", "default")
+	if url, _, _ := unstructured.NestedString(repo.Object, "spec", "url"); url != e.cluster.GitURL() {
+		t.Errorf("GitRepository url = %q, want %q", url, e.cluster.GitURL())
+	}
+	assertManagedBy(t, repo, "kubectl-tenant")
 
-		rendered, err := render.DecodeYAML([]byte(e.bootstrap("--dry-run=client", "-o", "yaml")))
+	rendered, err := render.DecodeYAML([]byte(e.bootstrap("--dry-run=client", "-o", "yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.writesBy("kubectl-tenant", rendered)
+	e.bootstrap()
+	if after := e.writesBy("kubectl-tenant", rendered); !maps.Equal(before, after) {
+		t.Errorf("re-running bootstrap changed objects:\nbefore %v\nafter  %v", before, after)
+	}
+	e.eventually("GitRepository default Ready", reconcileDeadline, func() (bool, error) {
+		repo, err := e.get(gitRepositoryGVR, "flux-system", "default")
 		if err != nil {
-			t.Fatal(err)
+			return false, err
 		}
-		before := e.writesBy("kubectl-tenant", rendered)
-		e.bootstrap()
-		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
-			t.Errorf("re-running bootstrap changed objects:\nbefore %v\nafter  %v", before, after)
-		}
-		e.eventually("GitRepository default Ready", reconcileDeadline, func() (bool, error) {
-			repo, err := e.get(gitRepositoryGVR, "flux-system", "default")
-			if err != nil {
-				return false, err
-			}
-			status, msg := readyCondition(repo)
-			return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
-		})
+		status, msg := readyCondition(repo)
+		return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
 	})
+}
 
-	step("add applies exactly the render with field manager kubectl-tenant, and a re-run is a no-op", func(t *testing.T) {
-		e.t = t
-		out := e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
-		if !strings.Contains(out, "kustomization.kustomize.toolkit.fluxcd.io/dummy serverside-applied") {
-			t.Errorf("add output:\n%s", out)
-		}
-		rendered := e.renderTenant("foo", "sometenant")
-		e.assertLive(rendered)
-		for _, obj := range rendered {
-			assertManagedBy(t, e.mustGet(gvrOf(obj), obj.GetNamespace(), obj.GetName()), "kubectl-tenant")
-		}
-		before := e.writesBy("kubectl-tenant", rendered)
-		e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
-		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
-			t.Errorf("re-running add changed objects:\nbefore %v\nafter  %v", before, after)
-		}
-	})
+// lifecycleAdd is the step "add applies exactly the render with field manager kubectl-tenant, and a re-run is a no-op".
+func lifecycleAdd(e stepEnv) {
+	t := e.t
+	out := e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
+	if !strings.Contains(out, "kustomization.kustomize.toolkit.fluxcd.io/dummy serverside-applied") {
+		t.Errorf("add output:\n%s", out)
+	}
+	rendered := e.renderTenant("foo", "sometenant")
+	e.assertLive(rendered)
+	for _, obj := range rendered {
+		assertManagedBy(t, e.mustGet(gvrOf(obj), obj.GetNamespace(), obj.GetName()), "kubectl-tenant")
+	}
+	before := e.writesBy("kubectl-tenant", rendered)
+	e.mustRun("add", "--tenant-namespace", "foo", "--tenant-name", "sometenant")
+	if after := e.writesBy("kubectl-tenant", rendered); !maps.Equal(before, after) {
+		t.Errorf("re-running add changed objects:\nbefore %v\nafter  %v", before, after)
+	}
+}
 
-	step("add --dry-run=server creates nothing", func(t *testing.T) {
-		e.t = t
-		out := e.mustRun("add", "dryns", "drytenant", "--dry-run=server")
-		if !strings.Contains(out, "namespace/dryns serverside-applied (server dry run)") {
-			t.Errorf("server dry run output:\n%s", out)
-		}
-		e.assertAbsent(namespaceGVR, "", "dryns")
-		// On an existing tenant the server checks every object.
-		out = e.mustRun("add", "foo", "sometenant", "--dry-run=server", "-o", "name")
-		if strings.Count(out, "\n") != 5 {
-			t.Errorf("server dry run of an existing tenant printed:\n%s", out)
-		}
-	})
+// lifecycleAddServerDryRun is the step "add --dry-run=server creates nothing".
+func lifecycleAddServerDryRun(e stepEnv) {
+	t := e.t
+	out := e.mustRun("add", "dryns", "drytenant", "--dry-run=server")
+	if !strings.Contains(out, "namespace/dryns serverside-applied (server dry run)") {
+		t.Errorf("server dry run output:\n%s", out)
+	}
+	e.assertAbsent(namespaceGVR, "", "dryns")
+	// On an existing tenant the server checks every object.
+	out = e.mustRun("add", "foo", "sometenant", "--dry-run=server", "-o", "name")
+	if strings.Count(out, "\n") != 5 {
+		t.Errorf("server dry run of an existing tenant printed:\n%s", out)
+	}
+}
 
-	step("add refuses existing namespaces unless adopted, and other tenants' always", func(t *testing.T) {
-		e.t = t
-		e.createNamespace("legacy", nil)
-		e.mustFail(`namespace "legacy" already exists and is not a tenant namespace`, "add", "legacy", "legacytenant")
-		e.assertAbsent(configMapGVR, "legacy", "tenant-vars")
-		e.mustRun("add", "legacy", "legacytenant", "--adopt")
-		e.assertLive(e.renderTenant("legacy", "legacytenant"))
+// lifecycleAddExistingNamespaces is the step "add refuses existing namespaces unless adopted, and other tenants' always".
+func lifecycleAddExistingNamespaces(e stepEnv) {
+	t := e.t
+	e.createNamespace("legacy", nil)
+	e.mustFail(`namespace "legacy" already exists and is not a tenant namespace`, "add", "legacy", "legacytenant")
+	e.assertAbsent(configMapGVR, "legacy", "tenant-vars")
+	e.mustRun("add", "legacy", "legacytenant", "--adopt")
+	e.assertLive(e.renderTenant("legacy", "legacytenant"))
 
-		e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant")
-		e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant", "--adopt")
-		ns := e.mustGet(namespaceGVR, "", "foo")
-		if got := ns.GetLabels()[render.DefaultTenantLabelKey]; got != "sometenant" {
-			t.Errorf("refused add still relabelled foo: %q", got)
-		}
-	})
+	e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant")
+	e.mustFail(`namespace "foo" belongs to tenant "sometenant"`, "add", "foo", "othertenant", "--adopt")
+	ns := e.mustGet(namespaceGVR, "", "foo")
+	if got := ns.GetLabels()[render.DefaultTenantLabelKey]; got != "sometenant" {
+		t.Errorf("refused add still relabelled foo: %q", got)
+	}
+}
 
-	step("list shows tenants with their Kustomization state and nothing else", func(t *testing.T) {
-		e.t = t
-		e.createNamespace("plain", map[string]string{"team": "x"})
-		e.waitKustomization("foo", "dummy", "True")
-		out := e.mustRun("list")
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if fields := strings.Fields(lines[0]); !slices.Equal(fields, []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}) {
-			t.Errorf("header = %v", fields)
+// lifecycleList is the step "list shows tenants with their Kustomization state and nothing else".
+func lifecycleList(e stepEnv) {
+	t := e.t
+	e.createNamespace("plain", map[string]string{"team": "x"})
+	e.waitKustomization("foo", "dummy", "True")
+	out := e.mustRun("list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if fields := strings.Fields(lines[0]); !slices.Equal(fields, []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}) {
+		t.Errorf("header = %v", fields)
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		rows[f[0]] = f
+	}
+	if r := rows["foo"]; len(r) < 4 || r[1] != "sometenant" || r[2] != "Active" || r[3] != "True" {
+		t.Errorf("row for foo = %v\n%s", r, out)
+	}
+	if _, ok := rows["legacy"]; !ok {
+		t.Errorf("adopted tenant legacy is not listed:\n%s", out)
+	}
+	for _, absent := range []string{"plain", "default", "kube-system", "flux-system", "dryns"} {
+		if _, ok := rows[absent]; ok {
+			t.Errorf("non-tenant namespace %s is listed:\n%s", absent, out)
 		}
-		rows := map[string][]string{}
-		for _, l := range lines[1:] {
-			f := strings.Fields(l)
-			rows[f[0]] = f
-		}
-		if r := rows["foo"]; len(r) < 4 || r[1] != "sometenant" || r[2] != "Active" || r[3] != "True" {
-			t.Errorf("row for foo = %v\n%s", r, out)
-		}
-		if _, ok := rows["legacy"]; !ok {
-			t.Errorf("adopted tenant legacy is not listed:\n%s", out)
-		}
-		for _, absent := range []string{"plain", "default", "kube-system", "flux-system", "dryns"} {
-			if _, ok := rows[absent]; ok {
-				t.Errorf("non-tenant namespace %s is listed:\n%s", absent, out)
-			}
-		}
-		names := e.mustRun("list", "-o", "name", "--chunk-size", "1")
-		if names != "namespace/foo\nnamespace/legacy\n" {
-			t.Errorf("list -o name --chunk-size 1 = %q", names)
-		}
-		if out := e.mustRun("list", "--no-headers", "-l", "kubernetes.io/metadata.name=legacy"); !strings.HasPrefix(out, "legacy ") || strings.Count(out, "\n") != 1 {
-			t.Errorf("list -l picked %q", out)
-		}
-		// Shell completion (kubectl tenant delete <TAB>) asks the cluster.
-		// The word being completed comes last, so --kubeconfig goes first.
-		kubeconfig := "--kubeconfig=" + e.cluster.Kubeconfig()
-		if got := e.runWith("__complete", "delete", kubeconfig, "").stdout; !strings.HasPrefix(got, "foo\nlegacy\n:4\n") {
-			t.Errorf("completing delete's namespace gave %q", got)
-		}
-		if got := e.runWith("__complete", "delete", kubeconfig, "--tenant-name", "some").stdout; !strings.HasPrefix(got, "sometenant\n:4\n") {
-			t.Errorf("completing --tenant-name gave %q", got)
-		}
-		// And through the real kubectl, which runs kubectl_complete-tenant
-		// (kubectl >= 1.26) for `kubectl tenant <TAB>`.
-		if got := e.kubectlComplete(t, "tenant", "delete", "--tenant-name", ""); !strings.HasPrefix(got, "legacytenant\nsometenant\n:4\n") {
-			t.Errorf("kubectl __complete tenant delete --tenant-name gave %q", got)
-		}
-		if got := e.kubectlComplete(t, "tenant", ""); !strings.Contains(got, "add\t") || !strings.Contains(got, "delete\t") {
-			t.Errorf("kubectl __complete tenant gave %q", got)
-		}
-		wide := e.mustRun("list", "-o", "wide")
-		if !strings.Contains(wide, "REVISION") || !strings.Contains(wide, "main@sha1:") {
-			t.Errorf("list -o wide lacks the applied revision:\n%s", wide)
-		}
-	})
+	}
+	names := e.mustRun("list", "-o", "name", "--chunk-size", "1")
+	if names != "namespace/foo\nnamespace/legacy\n" {
+		t.Errorf("list -o name --chunk-size 1 = %q", names)
+	}
+	if out := e.mustRun("list", "--no-headers", "-l", "kubernetes.io/metadata.name=legacy"); !strings.HasPrefix(out, "legacy ") || strings.Count(out, "\n") != 1 {
+		t.Errorf("list -l picked %q", out)
+	}
+	// Shell completion (kubectl tenant delete <TAB>) asks the cluster.
+	// The word being completed comes last, so --kubeconfig goes first.
+	kubeconfig := "--kubeconfig=" + e.cluster.Kubeconfig()
+	if got := e.runWith("__complete", "delete", kubeconfig, "").stdout; !strings.HasPrefix(got, "foo\nlegacy\n:4\n") {
+		t.Errorf("completing delete's namespace gave %q", got)
+	}
+	if got := e.runWith("__complete", "delete", kubeconfig, "--tenant-name", "some").stdout; !strings.HasPrefix(got, "sometenant\n:4\n") {
+		t.Errorf("completing --tenant-name gave %q", got)
+	}
+	// And through the real kubectl, which runs kubectl_complete-tenant
+	// (kubectl >= 1.26) for `kubectl tenant <TAB>`.
+	if got := e.kubectlComplete("tenant", "delete", "--tenant-name", ""); !strings.HasPrefix(got, "legacytenant\nsometenant\n:4\n") {
+		t.Errorf("kubectl __complete tenant delete --tenant-name gave %q", got)
+	}
+	if got := e.kubectlComplete("tenant", ""); !strings.Contains(got, "add\t") || !strings.Contains(got, "delete\t") {
+		t.Errorf("kubectl __complete tenant gave %q", got)
+	}
+	wide := e.mustRun("list", "-o", "wide")
+	if !strings.Contains(wide, "REVISION") || !strings.Contains(wide, "main@sha1:") {
+		t.Errorf("list -o wide lacks the applied revision:\n%s", wide)
+	}
+}
 
-	step("kubeconfig and context flags select the cluster", func(t *testing.T) {
-		e.t = t
-		path := twoContextKubeconfig(t, e.cluster.Kubeconfig())
-		dead := e.runWith("list", "--kubeconfig", path)
-		if dead.exitCode == 0 || !strings.Contains(dead.stderr, "127.0.0.1:1") {
-			t.Errorf("the current context (dead) was not used: exit %d, %s", dead.exitCode, dead.stderr)
-		}
-		live := e.runWith("list", "--kubeconfig", path, "--context", "live")
-		if live.exitCode != 0 || !strings.Contains(live.stdout, "sometenant") {
-			t.Errorf("--context live was not honoured: exit %d\n%s%s", live.exitCode, live.stdout, live.stderr)
-		}
-		missing := e.runWith("list", "--kubeconfig", path, "--context", "nope")
-		if missing.exitCode == 0 || !strings.Contains(missing.stderr, `context "nope"`) {
-			t.Errorf("an unknown context was not reported: %s", missing.stderr)
-		}
-	})
+// lifecycleKubeconfigFlags is the step "kubeconfig and context flags select the cluster".
+func lifecycleKubeconfigFlags(e stepEnv) {
+	t := e.t
+	path := twoContextKubeconfig(t, e.cluster.Kubeconfig())
+	dead := e.runWith("list", "--kubeconfig", path)
+	if dead.exitCode == 0 || !strings.Contains(dead.stderr, "127.0.0.1:1") {
+		t.Errorf("the current context (dead) was not used: exit %d, %s", dead.exitCode, dead.stderr)
+	}
+	live := e.runWith("list", "--kubeconfig", path, "--context", "live")
+	if live.exitCode != 0 || !strings.Contains(live.stdout, "sometenant") {
+		t.Errorf("--context live was not honoured: exit %d\n%s%s", live.exitCode, live.stdout, live.stderr)
+	}
+	missing := e.runWith("list", "--kubeconfig", path, "--context", "nope")
+	if missing.exitCode == 0 || !strings.Contains(missing.stderr, `context "nope"`) {
+		t.Errorf("an unknown context was not reported: %s", missing.stderr)
+	}
+}
 
-	step("delete removes only tenant namespaces", func(t *testing.T) {
-		e.t = t
-		e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain")
-		e.mustGet(namespaceGVR, "", "plain")
-		for _, reserved := range []string{"kube-system", "default", "flux-system", "kube-public", "kube-node-lease"} {
-			e.mustFail("reserved", "delete", "--tenant-namespace", reserved)
-			e.mustGet(namespaceGVR, "", reserved)
-		}
-		e.mustFail("tenant not found", "delete", "--tenant-name", "nobody")
-		e.mustFail("tenant not found", "delete", "--tenant-namespace", "nonexistent")
+// lifecycleDelete is the step "delete removes only tenant namespaces".
+func lifecycleDelete(e stepEnv) {
+	t := e.t
+	e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain")
+	e.mustGet(namespaceGVR, "", "plain")
+	for _, reserved := range []string{"kube-system", "default", "flux-system", "kube-public", "kube-node-lease"} {
+		e.mustFail("reserved", "delete", "--tenant-namespace", reserved)
+		e.mustGet(namespaceGVR, "", reserved)
+	}
+	e.mustFail("tenant not found", "delete", "--tenant-name", "nobody")
+	e.mustFail("tenant not found", "delete", "--tenant-namespace", "nonexistent")
 
-		e.mustRun("add", "twin-a", "twin")
-		e.mustRun("add", "twin-b", "twin")
-		e.mustFail(`tenant "twin" matches 2 namespaces (twin-a, twin-b)`, "delete", "--tenant-name", "twin")
-		e.mustRun("delete", "--tenant-name", "twin", "--tenant-namespace", "twin-a", "--dry-run=server")
-		if out := e.mustRun("delete", "twin-a", "--dry-run=client"); out != "namespace/twin-a deleted (dry run)\n" {
-			t.Errorf("delete --dry-run=client printed %q", out)
-		}
-		e.mustGet(namespaceGVR, "", "twin-a")
-		// Whatever the flags, a namespace without the label stays.
-		e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain", "--tenant-name", "twin", "--wait")
-		e.mustGet(namespaceGVR, "", "plain")
+	e.mustRun("add", "twin-a", "twin")
+	e.mustRun("add", "twin-b", "twin")
+	e.mustFail(`tenant "twin" matches 2 namespaces (twin-a, twin-b)`, "delete", "--tenant-name", "twin")
+	e.mustRun("delete", "--tenant-name", "twin", "--tenant-namespace", "twin-a", "--dry-run=server")
+	if out := e.mustRun("delete", "twin-a", "--dry-run=client"); out != "namespace/twin-a deleted (dry run)\n" {
+		t.Errorf("delete --dry-run=client printed %q", out)
+	}
+	e.mustGet(namespaceGVR, "", "twin-a")
+	// Whatever the flags, a namespace without the label stays.
+	e.mustFail(`namespace "plain" is not a tenant namespace`, "delete", "--tenant-namespace", "plain", "--tenant-name", "twin", "--wait")
+	e.mustGet(namespaceGVR, "", "plain")
 
-		out := e.mustRun("delete", "--tenant-namespace", "twin-a", "--wait", "--timeout", "2m")
-		if out != "namespace/twin-a deleted\n" {
-			t.Errorf("delete printed %q", out)
-		}
-		e.assertAbsent(namespaceGVR, "", "twin-a")
-		e.mustRun("delete", "--tenant-name", "twin", "--wait")
-		e.assertAbsent(namespaceGVR, "", "twin-b")
-		e.mustRun("delete", "legacy", "--wait")
-		e.assertAbsent(namespaceGVR, "", "legacy")
-	})
+	out := e.mustRun("delete", "--tenant-namespace", "twin-a", "--wait", "--timeout", "2m")
+	if out != "namespace/twin-a deleted\n" {
+		t.Errorf("delete printed %q", out)
+	}
+	e.assertAbsent(namespaceGVR, "", "twin-a")
+	e.mustRun("delete", "--tenant-name", "twin", "--wait")
+	e.assertAbsent(namespaceGVR, "", "twin-b")
+	e.mustRun("delete", "legacy", "--wait")
+	e.assertAbsent(namespaceGVR, "", "legacy")
+}
 
-	step("Flux reconciles two tenants with their own substitutions, and delete removes Flux's objects", func(t *testing.T) {
-		e.t = t
-		tenants := map[string]string{"alpha": "tenant-a", "beta": "tenant-b"}
-		for ns, name := range tenants {
-			e.mustRun("add", ns, name)
+// lifecycleFluxReconciles is the step "Flux reconciles two tenants with their own substitutions, and delete removes Flux's objects".
+func lifecycleFluxReconciles(e stepEnv) {
+	t := e.t
+	tenants := map[string]string{"alpha": "tenant-a", "beta": "tenant-b"}
+	for ns, name := range tenants {
+		e.mustRun("add", ns, name)
+	}
+	for ns, name := range tenants {
+		e.waitKustomization(ns, "dummy", "True")
+		deploy := e.mustGet(deploymentGVR, ns, "dummy")
+		env := containerEnv(t, deploy)
+		if want := fmt.Sprintf("This tenant name is %q", name); env["PER_TENANT_SUBST"] != want {
+			t.Errorf("%s: PER_TENANT_SUBST = %q, want %q", ns, env["PER_TENANT_SUBST"], want)
 		}
-		for ns, name := range tenants {
-			e.waitKustomization(ns, "dummy", "True")
-			deploy := e.mustGet(deploymentGVR, ns, "dummy")
-			env := containerEnv(t, deploy)
-			if want := fmt.Sprintf("This tenant name is %q", name); env["PER_TENANT_SUBST"] != want {
-				t.Errorf("%s: PER_TENANT_SUBST = %q, want %q", ns, env["PER_TENANT_SUBST"], want)
-			}
-			if env["SUBST_LITERAL"] != name {
-				t.Errorf("%s: SUBST_LITERAL = %q, want %q", ns, env["SUBST_LITERAL"], name)
-			}
-			if labels := deploy.GetLabels(); labels["kustomize.toolkit.fluxcd.io/namespace"] != ns {
-				t.Errorf("%s: Deployment not applied by the tenant's Kustomization: labels %v", ns, labels)
-			}
+		if env["SUBST_LITERAL"] != name {
+			t.Errorf("%s: SUBST_LITERAL = %q, want %q", ns, env["SUBST_LITERAL"], name)
 		}
-		out := e.mustRun("list")
-		for ns, name := range tenants {
-			if !regexpLine(out, ns, name, "Active", "True") {
-				t.Errorf("list does not show %s/%s Ready:\n%s", ns, name, out)
-			}
+		if labels := deploy.GetLabels(); labels["kustomize.toolkit.fluxcd.io/namespace"] != ns {
+			t.Errorf("%s: Deployment not applied by the tenant's Kustomization: labels %v", ns, labels)
 		}
-		e.mustRun("delete", "--tenant-name", "tenant-a", "--wait")
-		e.assertAbsent(deploymentGVR, "alpha", "dummy")
-		e.assertAbsent(kustomizationGVR, "alpha", "dummy")
-		e.mustGet(deploymentGVR, "beta", "dummy")
-	})
+	}
+	out := e.mustRun("list")
+	for ns, name := range tenants {
+		if !tableHasRow(out, ns, name, "Active", "True") {
+			t.Errorf("list does not show %s/%s Ready:\n%s", ns, name, out)
+		}
+	}
+	e.mustRun("delete", "--tenant-name", "tenant-a", "--wait")
+	e.assertAbsent(deploymentGVR, "alpha", "dummy")
+	e.assertAbsent(kustomizationGVR, "alpha", "dummy")
+	e.mustGet(deploymentGVR, "beta", "dummy")
+}
 
-	step("default mode: a tenant Kustomization can write outside its namespace (the demo's finding)", func(t *testing.T) {
-		e.t = t
-		e.applyHostileKustomization("beta", "wrong", "")
-		e.waitKustomization("beta", "wrong", "True")
-		e.mustGet(configMapGVR, "default", "wrong-namespace")
+// lifecycleDefaultModeLeaks is the step "default mode: a tenant Kustomization can write outside its namespace (the demo's finding)".
+func lifecycleDefaultModeLeaks(e stepEnv) {
+	t := e.t
+	e.applyHostileKustomization("beta", "wrong", "")
+	e.waitKustomization("beta", "wrong", "True")
+	e.mustGet(configMapGVR, "default", "wrong-namespace")
 
-		// And remote bases are fetched, which --lockdown refuses (see
-		// TestConfinement): the base is on the harness's git server.
-		if _, err := e.cluster.GitCommit(map[string][]byte{
-			"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
-		}, "a remote base"); err != nil {
-			t.Fatal(err)
-		}
-		e.requestSourceReconcile("flux-system", "default")
-		ks := hostileKustomization("beta", "remote-base", "./hostile/remote-base", "")
-		ks.Object["spec"].(map[string]any)["namePrefix"] = "remote-"
-		ks.Object["spec"].(map[string]any)["targetNamespace"] = "beta"
-		if _, err := e.client.Resource(kustomizationGVR).Namespace("beta").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		e.waitKustomization("beta", "remote-base", "True")
-		e.mustGet(deploymentGVR, "beta", "remote-dummy")
-	})
+	// And remote bases are fetched, which --lockdown refuses (see
+	// TestConfinement): the base is on the harness's git server.
+	if _, err := e.cluster.GitCommit(map[string][]byte{
+		"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
+	}, "a remote base"); err != nil {
+		t.Fatal(err)
+	}
+	e.requestSourceReconcile("flux-system", "default")
+	ks := hostileKustomization("beta", "remote-base", "./hostile/remote-base", "")
+	ks.Object["spec"].(map[string]any)["namePrefix"] = "remote-"
+	ks.Object["spec"].(map[string]any)["targetNamespace"] = "beta"
+	if _, err := e.client.Resource(kustomizationGVR).Namespace("beta").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitKustomization("beta", "remote-base", "True")
+	e.mustGet(deploymentGVR, "beta", "remote-dummy")
+}
 
-	step("GitOps: the printed YAML reconciled by Flux gives the same objects as add", func(t *testing.T) {
-		e.t = t
-		yaml := e.mustRun("add", "gitops", "gitopstenant", "--dry-run=client", "-o", "yaml")
-		if _, err := e.cluster.GitCommit(map[string][]byte{"clusters/tenants/gitops.yaml": []byte(yaml)}, "add tenant gitops"); err != nil {
-			t.Fatal(err)
-		}
-		e.requestSourceReconcile("flux-system", "default")
-		ks := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-			"kind":       "Kustomization",
-			"metadata":   map[string]any{"name": "tenants", "namespace": "flux-system"},
-			"spec": map[string]any{
-				"interval":  "1m",
-				"path":      "./clusters/tenants",
-				"prune":     true,
-				"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
-			},
-		}}
-		if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		e.waitKustomization("flux-system", "tenants", "True")
-		e.assertLive(e.renderTenant("gitops", "gitopstenant"))
-		e.waitKustomization("gitops", "dummy", "True")
-		out := e.mustRun("list")
-		if !regexpLine(out, "gitops", "gitopstenant", "Active", "True") {
-			t.Errorf("the GitOps tenant is not listed Ready:\n%s", out)
-		}
-	})
-	step("add -f adds many tenants with bounded concurrency; a re-run changes nothing", func(t *testing.T) {
-		e.t = t
-		var csv strings.Builder
-		csv.WriteString("namespace,name\n")
-		for i := range 20 {
-			fmt.Fprintf(&csv, "bulk-%02d,bulk-tenant-%02d,INDEX=%d\n", i, i, i)
-		}
-		file := filepath.Join(t.TempDir(), "tenants.csv")
-		if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out := e.mustRun("add", "-f", file, "--concurrency", "4", "-o", "name")
-		if n := strings.Count(out, "\n"); n != 100 {
-			t.Errorf("add -f printed %d objects, want 100:\n%s", n, out)
-		}
-		rendered := e.renderTenant("bulk-07", "bulk-tenant-07", "--var", "INDEX=7")
-		e.assertLive(rendered)
-		before := e.writesBy("kubectl-tenant", rendered)
-		e.mustRun("add", "-f", file, "--concurrency", "4")
-		if after := e.writesBy("kubectl-tenant", rendered); !mapsEqual(before, after) {
-			t.Errorf("re-running add -f changed objects:\nbefore %v\nafter  %v", before, after)
-		}
-		names := e.mustRun("list", "-o", "name", "-l", "toolkit.fluxcd.io/tenant", "--chunk-size", "7")
-		if n := strings.Count(names, "namespace/bulk-"); n != 20 {
-			t.Errorf("list found %d bulk tenants, want 20", n)
-		}
-	})
+// lifecycleGitOps is the step "GitOps: the printed YAML reconciled by Flux gives the same objects as add".
+func lifecycleGitOps(e stepEnv) {
+	t := e.t
+	yaml := e.mustRun("add", "gitops", "gitopstenant", "--dry-run=client", "-o", "yaml")
+	if _, err := e.cluster.GitCommit(map[string][]byte{"clusters/tenants/gitops.yaml": []byte(yaml)}, "add tenant gitops"); err != nil {
+		t.Fatal(err)
+	}
+	e.requestSourceReconcile("flux-system", "default")
+	ks := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": "tenants", "namespace": "flux-system"},
+		"spec": map[string]any{
+			"interval":  "1m",
+			"path":      "./clusters/tenants",
+			"prune":     true,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
+		},
+	}}
+	if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitKustomization("flux-system", "tenants", "True")
+	e.assertLive(e.renderTenant("gitops", "gitopstenant"))
+	e.waitKustomization("gitops", "dummy", "True")
+	out := e.mustRun("list")
+	if !tableHasRow(out, "gitops", "gitopstenant", "Active", "True") {
+		t.Errorf("the GitOps tenant is not listed Ready:\n%s", out)
+	}
+}
+
+// lifecycleAddFile is the step "add -f adds many tenants with bounded concurrency; a re-run changes nothing".
+func lifecycleAddFile(e stepEnv) {
+	t := e.t
+	var csv strings.Builder
+	csv.WriteString("namespace,name\n")
+	for i := range 20 {
+		fmt.Fprintf(&csv, "bulk-%02d,bulk-tenant-%02d,INDEX=%d\n", i, i, i)
+	}
+	file := filepath.Join(t.TempDir(), "tenants.csv")
+	if err := os.WriteFile(file, []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustRun("add", "-f", file, "--concurrency", "4", "-o", "name")
+	if n := strings.Count(out, "\n"); n != 100 {
+		t.Errorf("add -f printed %d objects, want 100:\n%s", n, out)
+	}
+	rendered := e.renderTenant("bulk-07", "bulk-tenant-07", "--var", "INDEX=7")
+	e.assertLive(rendered)
+	before := e.writesBy("kubectl-tenant", rendered)
+	e.mustRun("add", "-f", file, "--concurrency", "4")
+	if after := e.writesBy("kubectl-tenant", rendered); !maps.Equal(before, after) {
+		t.Errorf("re-running add -f changed objects:\nbefore %v\nafter  %v", before, after)
+	}
+	names := e.mustRun("list", "-o", "name", "-l", "toolkit.fluxcd.io/tenant", "--chunk-size", "7")
+	if n := strings.Count(names, "namespace/bulk-"); n != 20 {
+		t.Errorf("list found %d bulk tenants, want 20", n)
+	}
 }
 
 // TestConfinement proves what the demo could not: with bootstrap --lockdown
 // and add --confine, a tenant's Kustomization cannot write outside its
 // namespace, while its own template still reconciles.
 func TestConfinement(t *testing.T) {
-	e := startEnv(t, fluxEnvOptions(true))
+	e := startEnv(t, fluxEnvOptions(true)).with(t)
 	e.bootstrap("--lockdown")
 	deploy := e.mustGet(deploymentGVR, "flux-system", "kustomize-controller")
 	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
@@ -462,7 +490,7 @@ func hostileKustomization(namespace, name, path, serviceAccount string) *unstruc
 
 // applyHostileKustomization creates the Kustomization the demo used to show
 // the leak: the wrong-namespace template, whose ConfigMap aims at default.
-func (e *env) applyHostileKustomization(namespace, name, serviceAccount string) {
+func (e stepEnv) applyHostileKustomization(namespace, name, serviceAccount string) {
 	e.t.Helper()
 	ks := hostileKustomization(namespace, name, "./kustomizations/wrong-namespace", serviceAccount)
 	if _, err := e.client.Resource(kustomizationGVR).Namespace(namespace).Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
@@ -472,7 +500,7 @@ func (e *env) applyHostileKustomization(namespace, name, serviceAccount string) 
 
 // requestSourceReconcile asks source-controller to fetch the GitRepository
 // now, as `flux reconcile source git` does.
-func (e *env) requestSourceReconcile(namespace, name string) {
+func (e stepEnv) requestSourceReconcile(namespace, name string) {
 	e.t.Helper()
 	obj := e.mustGet(gitRepositoryGVR, namespace, name)
 	annotations := obj.GetAnnotations()
@@ -488,26 +516,26 @@ func (e *env) requestSourceReconcile(namespace, name string) {
 
 // kubectlComplete asks the real kubectl to complete a command line, with
 // the plugin and its completion script on PATH and KUBECONFIG at the cluster.
-func (e *env) kubectlComplete(t *testing.T, args ...string) string {
-	t.Helper()
+func (e stepEnv) kubectlComplete(args ...string) string {
+	e.t.Helper()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Fatalf("kubectl (>= 1.26) is needed to test plugin completion: %v", err)
+		e.t.Fatalf("kubectl (>= 1.26) is needed to test plugin completion: %v", err)
 	}
-	bin := t.TempDir()
+	bin := e.t.TempDir()
 	for name, target := range map[string]string{
 		"kubectl-tenant":          theSuite.binary,
 		"kubectl_complete-tenant": filepath.Join(theSuite.root, "plugins", "kubectl_complete-tenant"),
 	} {
 		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
+			e.t.Fatal(err)
 		}
 	}
 	cmd := exec.Command(kubectl, append([]string{"__complete"}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+e.home, "KUBECONFIG="+e.cluster.Kubeconfig(), "PATH="+bin+":"+os.Getenv("PATH"))
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kubectl __complete %v: %v", args, err)
+		e.t.Fatalf("kubectl __complete %v: %v", args, err)
 	}
 	return string(out)
 }
@@ -551,9 +579,9 @@ func containerEnv(t *testing.T, deploy *unstructured.Unstructured) map[string]st
 	return env
 }
 
-// regexpLine reports whether some line of a table holds these fields first,
+// tableHasRow reports whether some line of a table holds these fields first,
 // in order.
-func regexpLine(table string, fields ...string) bool {
+func tableHasRow(table string, fields ...string) bool {
 	for _, line := range strings.Split(table, "\n") {
 		f := strings.Fields(line)
 		if len(f) >= len(fields) && slices.Equal(f[:len(fields)], fields) {
@@ -561,18 +589,6 @@ func regexpLine(table string, fields ...string) bool {
 		}
 	}
 	return false
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // twoContextKubeconfig writes a kubeconfig whose current context points at

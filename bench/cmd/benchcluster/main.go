@@ -1,4 +1,4 @@
-// Command benchcluster starts the local cluster of test/cluster (etcd,
+// Command benchcluster starts the local cluster of internal/localcluster (etcd,
 // kube-apiserver, kube-controller-manager; no Flux controllers) for the
 // benchmarks, writes "KUBECONFIG=..." to -ready-file once it is up, and stops
 // it on SIGINT/SIGTERM. bench/run.sh starts it and stops it on exit.
@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 )
 
 func main() {
@@ -27,7 +27,7 @@ func main() {
 func run(readyFile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := cluster.Start(ctx, cluster.Options{ControllerManager: true})
+	c, err := localcluster.Start(ctx, localcluster.Options{ControllerManager: true})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package cluster_test
+package localcluster_test
 
 import (
 	"bytes"
@@ -21,11 +21,10 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
+	"github.com/kubectl-tenant/kubectl-tenant/internal/crdwait"
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
-
-// fluxVersion is the bundle extracted by hack/build-tools.sh into _output/flux-manifests.
-const fluxVersion = "v2.9.5"
 
 var (
 	crdGVR            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -42,7 +41,7 @@ func TestFluxReconcilesKustomization(t *testing.T) {
 	src := t.TempDir()
 	writeFile(t, filepath.Join(src, "demo", "kustomization.yaml"), "resources:\n- configmap.yaml\n")
 	writeFile(t, filepath.Join(src, "demo", "configmap.yaml"), configMap("v1"))
-	c := startCluster(t, cluster.Options{ControllerManager: true, Flux: true, GitRepoDir: src, GitRepoSubdir: "kustomizations"})
+	c := startCluster(t, localcluster.Options{ControllerManager: true, Flux: true, GitRepoDir: src, GitRepoSubdir: "kustomizations"})
 	ctx := t.Context()
 	cfg := c.RESTConfig()
 	dyn := dynamic.NewForConfigOrDie(cfg)
@@ -57,7 +56,7 @@ func TestFluxReconcilesKustomization(t *testing.T) {
 	gitRepo := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "source.toolkit.fluxcd.io/v1",
 		"kind":       "GitRepository",
-		"metadata":   map[string]any{"name": "demo", "namespace": cluster.FluxNamespace},
+		"metadata":   map[string]any{"name": "demo", "namespace": localcluster.FluxNamespace},
 		"spec": map[string]any{
 			"url":      c.GitURL(),
 			"interval": "2s",
@@ -67,7 +66,7 @@ func TestFluxReconcilesKustomization(t *testing.T) {
 	kustomization := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
 		"kind":       "Kustomization",
-		"metadata":   map[string]any{"name": "demo", "namespace": cluster.FluxNamespace},
+		"metadata":   map[string]any{"name": "demo", "namespace": localcluster.FluxNamespace},
 		"spec": map[string]any{
 			"interval":  "2s",
 			"path":      "./kustomizations/demo",
@@ -75,10 +74,10 @@ func TestFluxReconcilesKustomization(t *testing.T) {
 			"sourceRef": map[string]any{"kind": "GitRepository", "name": "demo"},
 		},
 	}}
-	if _, err := dyn.Resource(gitRepositoryGVR).Namespace(cluster.FluxNamespace).Create(ctx, gitRepo, metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(gitRepositoryGVR).Namespace(localcluster.FluxNamespace).Create(ctx, gitRepo, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dyn.Resource(kustomizationGVR).Namespace(cluster.FluxNamespace).Create(ctx, kustomization, metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(kustomizationGVR).Namespace(localcluster.FluxNamespace).Create(ctx, kustomization, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -120,7 +119,7 @@ func waitForReady(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionRe
 	t.Helper()
 	var conditions []any
 	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		obj, err := dyn.Resource(gvr).Namespace(cluster.FluxNamespace).Get(ctx, name, metav1.GetOptions{})
+		obj, err := dyn.Resource(gvr).Namespace(localcluster.FluxNamespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -141,13 +140,13 @@ func waitForReady(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionRe
 // Flux manifests bundle plus the flux-system namespace, and waits until the CRDs are
 // established.
 func applyFluxCRDs(ctx context.Context, dyn dynamic.Interface) error {
-	root, err := cluster.ModuleRoot()
+	root, err := localcluster.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	var crdNames []string
 	for _, file := range fluxManifestFiles {
-		path := filepath.Join(root, "_output", "flux-manifests", fluxVersion, file)
+		path := filepath.Join(root, "_output", "flux-manifests", render.DefaultFluxVersion, file)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("%w (run hack/build-tools.sh)", err)
@@ -180,30 +179,12 @@ func applyFluxCRDs(ctx context.Context, dyn dynamic.Interface) error {
 	ns := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Namespace",
-		"metadata":   map[string]any{"name": cluster.FluxNamespace},
+		"metadata":   map[string]any{"name": localcluster.FluxNamespace},
 	}}
 	if _, err := dyn.Resource(namespaceGVR).Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", cluster.FluxNamespace, err)
+		return fmt.Errorf("creating namespace %s: %w", localcluster.FluxNamespace, err)
 	}
-	for _, name := range crdNames {
-		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			crd, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			conditions, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-			for _, cond := range conditions {
-				if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("waiting for CRD %s to be established: %w", name, err)
-		}
-	}
-	return nil
+	return crdwait.WaitEstablished(ctx, dyn, crdNames, 30*time.Second)
 }
 
 func decodeYAMLDocuments(data []byte) ([]*unstructured.Unstructured, error) {

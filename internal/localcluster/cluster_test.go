@@ -1,4 +1,4 @@
-package cluster_test
+package localcluster_test
 
 import (
 	"context"
@@ -15,19 +15,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-tenant/kubectl-tenant/test/cluster"
+	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 )
 
 // startCluster starts a cluster for one test and stops it at the end of the test.
 // Missing binaries fail the test (the error says how to build them).
-func startCluster(t *testing.T, opts cluster.Options) *cluster.Cluster {
+func startCluster(t *testing.T, opts localcluster.Options) *localcluster.Cluster {
 	t.Helper()
 	if opts.LogDir == "" {
 		opts.LogDir = t.TempDir()
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, opts)
+	c, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("starting cluster: %v", err)
 	}
@@ -44,7 +44,7 @@ func startCluster(t *testing.T, opts cluster.Options) *cluster.Cluster {
 }
 
 func TestNamespaceLifecycle(t *testing.T) {
-	c := startCluster(t, cluster.Options{ControllerManager: true})
+	c := startCluster(t, localcluster.Options{ControllerManager: true})
 	client := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ctx := t.Context()
 
@@ -80,7 +80,7 @@ func TestNamespaceLifecycle(t *testing.T) {
 // TestAPIServerRestart: StopAPIServer takes the API away, StartAPIServer
 // brings it back on the same address with the data in etcd intact.
 func TestAPIServerRestart(t *testing.T) {
-	c := startCluster(t, cluster.Options{})
+	c := startCluster(t, localcluster.Options{})
 	client := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ctx := t.Context()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}, metav1.CreateOptions{}); err != nil {
@@ -104,7 +104,7 @@ func TestAPIServerRestart(t *testing.T) {
 }
 
 func TestUserKubeconfig(t *testing.T) {
-	c := startCluster(t, cluster.Options{})
+	c := startCluster(t, localcluster.Options{})
 	path, err := c.UserKubeconfig("alice", "tenants")
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestUserKubeconfig(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), `User "alice" cannot list resource "namespaces"`) {
 		t.Fatalf("expected alice to be forbidden, got err=%v output=%s", err, out)
 	}
-	out, err = exec.Command("kubectl", "--kubeconfig", c.Kubeconfig(), "--context", cluster.ContextName, "get", "namespaces").CombinedOutput()
+	out, err = exec.Command("kubectl", "--kubeconfig", c.Kubeconfig(), "--context", localcluster.ContextName, "get", "namespaces").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "kube-system") {
 		t.Fatalf("admin kubeconfig: err=%v output=%s", err, out)
 	}
@@ -124,7 +124,7 @@ func TestUserKubeconfig(t *testing.T) {
 func TestGitServer(t *testing.T) {
 	src := t.TempDir()
 	writeFile(t, filepath.Join(src, "apps", "app.yaml"), "kind: ConfigMap\n")
-	c := startCluster(t, cluster.Options{GitRepoDir: src, GitRepoSubdir: "kustomizations"})
+	c := startCluster(t, localcluster.Options{GitRepoDir: src, GitRepoSubdir: "kustomizations"})
 	if !strings.HasPrefix(c.GitURL(), "http://127.0.0.1:") {
 		t.Fatalf("unexpected git URL %q", c.GitURL())
 	}
@@ -154,7 +154,7 @@ func TestGitServer(t *testing.T) {
 }
 
 func TestMissingBinariesFail(t *testing.T) {
-	_, err := cluster.Start(t.Context(), cluster.Options{BinDir: t.TempDir()})
+	_, err := localcluster.Start(t.Context(), localcluster.Options{BinDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "hack/build-tools.sh") {
 		t.Fatalf("expected an error pointing at hack/build-tools.sh, got %v", err)
 	}

@@ -1,4 +1,4 @@
-// Package cluster starts a real, throw-away Kubernetes control plane on loopback for
+// Package localcluster starts a real, throw-away Kubernetes control plane on loopback for
 // tests and demos: etcd and kube-apiserver (like controller-runtime's envtest),
 // optionally kube-controller-manager, the Flux source-controller and
 // kustomize-controller, and a git server serving a directory over HTTP.
@@ -9,7 +9,7 @@
 // are stopped by (*Cluster).Stop. The Flux controllers are supervised: they exit while
 // the Flux CRDs are missing (the plugin's bootstrap command installs them), so they
 // are restarted with a short backoff until Stop is called.
-package cluster
+package localcluster
 
 import (
 	"bufio"
