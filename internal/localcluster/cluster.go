@@ -27,7 +27,11 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-tenant/kubectl-tenant/internal/fluxinstall"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
 const (
@@ -67,8 +71,9 @@ type Options struct {
 	// Flux starts source-controller and kustomize-controller (supervised; see the
 	// package documentation). The Flux CRDs and namespace are not installed.
 	Flux bool
-	// FluxLockdown runs kustomize-controller in multi-tenancy lockdown mode
-	// (--default-service-account=default --no-remote-bases=true). Implies Flux.
+	// FluxLockdown runs the controllers with the flags `kubectl tenant
+	// bootstrap --lockdown` renders onto their Deployments (Flux's three
+	// lockdown flags). Implies Flux.
 	FluxLockdown bool
 	// GitRepoDir, if set, is committed to a git repository served over HTTP on
 	// loopback; see GitURL and GitCommit.
@@ -353,28 +358,84 @@ func (c *Cluster) startFlux() error {
 	if err := os.MkdirAll(storage, 0o755); err != nil {
 		return err
 	}
-	env := map[string]string{"KUBECONFIG": c.kubeconfig, "RUNTIME_NAMESPACE": FluxNamespace}
-	common := []string{"--watch-all-namespaces", "--enable-leader-election=false", "--log-level=info"}
-	storageAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	if _, err := c.run(binSourceController, true, env, slices.Concat(common, []string{
-		"--storage-path=" + storage,
-		"--storage-addr=" + storageAddr,
-		// kustomize-controller downloads artifacts from this address.
-		"--storage-adv-addr=" + storageAddr,
-		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[1]),
-		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[2]),
-	})...); err != nil {
+	rendered, err := FluxControllerArgs(c.opts.FluxLockdown)
+	if err != nil {
 		return err
 	}
-	kustomizeArgs := slices.Concat(common, []string{
+	env := map[string]string{"KUBECONFIG": c.kubeconfig, "RUNTIME_NAMESPACE": FluxNamespace}
+	storageAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	if _, err := c.run(binSourceController, true, env, localArgs(rendered[binSourceController],
+		"--storage-path="+storage,
+		"--storage-addr="+storageAddr,
+		// kustomize-controller downloads artifacts from this address.
+		"--storage-adv-addr="+storageAddr,
+		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[1]),
+		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[2]),
+	)...); err != nil {
+		return err
+	}
+	_, err = c.run(binKustomizeController, true, env, localArgs(rendered[binKustomizeController],
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[3]),
 		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[4]),
-	})
-	if c.opts.FluxLockdown {
-		kustomizeArgs = append(kustomizeArgs, "--default-service-account=default", "--no-remote-bases=true")
-	}
-	_, err = c.run(binKustomizeController, true, env, kustomizeArgs...)
+	)...)
 	return err
+}
+
+// FluxControllerArgs are the manager containers' args of Flux's default
+// controllers as `kubectl tenant bootstrap` (with --lockdown when lockdown)
+// renders them from the local release bundle, by controller name. The
+// harness runs the controllers with them, so its tests prove what users
+// install.
+func FluxControllerArgs(lockdown bool) (map[string][]string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	o := render.DefaultBootstrapOptions()
+	o.Lockdown = lockdown
+	// The source is not among the Deployments; any valid URL renders.
+	o.GitURL = "https://git.invalid/tenants.git"
+	install, err := fluxinstall.Generate(o.InstallOptions(), filepath.Join(root, "_output", "flux-manifests", render.DefaultFluxVersion))
+	if err != nil {
+		return nil, fmt.Errorf("%w (run hack/build-tools.sh or make tools)", err)
+	}
+	b, err := render.RenderBootstrap(o, install)
+	if err != nil {
+		return nil, err
+	}
+	args := map[string][]string{}
+	for _, obj := range b.Install {
+		if obj.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			if m, ok := c.(map[string]any); ok && m["name"] == "manager" {
+				args[obj.GetName()], _, _ = unstructured.NestedStringSlice(m, "args")
+			}
+		}
+	}
+	return args, nil
+}
+
+// localArgs keeps a controller's rendered args but for those that name the
+// in-cluster network, files and leader election, which a process on
+// loopback sets itself (overrides), and the event address of a
+// notification-controller the harness does not run.
+func localArgs(rendered []string, overrides ...string) []string {
+	replaced := []string{"--events-addr", "--enable-leader-election"}
+	for _, o := range overrides {
+		name, _, _ := strings.Cut(o, "=")
+		replaced = append(replaced, name)
+	}
+	var out []string
+	for _, a := range rendered {
+		name, _, _ := strings.Cut(a, "=")
+		if !slices.Contains(replaced, name) {
+			out = append(out, a)
+		}
+	}
+	return append(append(out, "--enable-leader-election=false"), overrides...)
 }
 
 // run starts a binary from the bin directory with its output in <logDir>/<name>.log.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
 // startCluster starts a cluster for one test and stops it at the end of the test.
@@ -196,4 +198,25 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestFluxRunsWithBootstrapsArgs: the harness starts Flux's controllers
+// with the args bootstrap renders onto their Deployments, lockdown flags
+// included, changing only what names the in-cluster network and files.
+func TestFluxRunsWithBootstrapsArgs(t *testing.T) {
+	for _, lockdown := range []bool{false, true} {
+		args, err := localcluster.FluxControllerArgs(lockdown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kustomize := args["kustomize-controller"]
+		for _, flag := range render.LockdownArgs("kustomize-controller") {
+			if got := slices.Contains(kustomize, flag); got != lockdown {
+				t.Errorf("lockdown=%v: kustomize-controller has %s = %v (args %v)", lockdown, flag, got, kustomize)
+			}
+		}
+		if !slices.Contains(args["source-controller"], "--watch-all-namespaces=true") {
+			t.Errorf("source-controller args %v do not watch all namespaces", args["source-controller"])
+		}
+	}
 }
