@@ -7,16 +7,27 @@
 #
 #   a. hack/build-release-tools.sh: goreleaser, krew, validate-krew-manifest
 #   b. goreleaser check; goreleaser release --snapshot --clean --skip=publish into dist/
-#   c. the 6 archives hold the binary, LICENSE and kubectl_complete-tenant, and
+#      (DIST_PLATFORMS=host: the host platform only, and the other five are
+#      cross-compiled with go build and the same flags, so that none stops compiling)
+#   c. the archives hold the binary, LICENSE and kubectl_complete-tenant, and
 #      checksums.txt lists each with its sha256
-#   d. a krew manifest made from plugins/krew-manifest.yaml, pointed at the snapshot
+#   d. a krew manifest made from plugins/tenant.yaml, pointed at the snapshot
 #      archives (served on 127.0.0.1) with their sha256s, passes validate-krew-manifest
-#      including its install of every platform; so do the committed template and
+#      including its install of every platform built; so do the committed template and
 #      goreleaser's dist/krew/tenant.yaml (structure only: their URLs are not live)
 #   e. krew install --manifest --archive into a temporary KREW_ROOT; kubectl plugin
 #      list, kubectl tenant version / --help through kubectl; krew uninstall
 #   f. kubectl's plugin completion through plugins/kubectl_complete-tenant
-#   g. go install ./cmd/kubectl-tenant into an empty GOPATH
+#   g. a copy of plugins/ as a local git index: krew index add, krew install
+#      INDEX/tenant, then a second snapshot version committed to the index and
+#      krew update + krew upgrade to it
+#   h. go install ./cmd/kubectl-tenant into an empty GOPATH
+#
+# DIST_PLATFORMS=all (the default; `make dist-test`) builds and checks all six
+# archives. DIST_PLATFORMS=host (the default when CI=true; `.ci/run`) builds the
+# archive of this machine's platform only, which is all that the krew install,
+# completion and index steps can run, and cross-compiles the other five: the
+# six-platform snapshot was most of a cold CI run.
 #
 # goreleaser runs in place, in snapshot mode: a snapshot needs no tag and tolerates a
 # dirty work tree, so what is tested is exactly the checked-out files (a temporary
@@ -38,6 +49,19 @@ export GOTOOLCHAIN=local
 
 PLUGIN=tenant
 PLATFORMS=(linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64 windows_arm64)
+HOST_PLATFORM="$(go env GOOS)_$(go env GOARCH)"
+if [[ -z "${DIST_PLATFORMS:-}" ]]; then
+  DIST_PLATFORMS=all
+  [[ "${CI:-}" == true ]] && DIST_PLATFORMS=host
+fi
+case "${DIST_PLATFORMS}" in
+  all) BUILT=("${PLATFORMS[@]}"); CROSS=() ;;
+  host)
+    BUILT=("${HOST_PLATFORM}"); CROSS=()
+    for p in "${PLATFORMS[@]}"; do [[ "${p}" == "${HOST_PLATFORM}" ]] || CROSS+=("${p}"); done
+    ;;
+  *) echo "DIST_PLATFORMS must be all or host, not '${DIST_PLATFORMS}'" >&2; exit 2 ;;
+esac
 SUBCOMMANDS=(add bootstrap delete list version)
 
 passed=0
@@ -94,7 +118,10 @@ trap 'exit 130' INT TERM
 for cmd in go git kubectl python3 tar unzip sha256sum awk; do
   command -v "${cmd}" >/dev/null || fatal "${cmd} is required"
 done
+[[ " ${PLATFORMS[*]} " == *" ${HOST_PLATFORM} "* ]] ||
+  fatal "this machine's platform ${HOST_PLATFORM} is not one of the release's: ${PLATFORMS[*]}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/test-dist.XXXXXX")"
+echo "platforms: ${DIST_PLATFORMS} (archives: ${BUILT[*]}${CROSS[*]:+; go build only: ${CROSS[*]}})"
 
 # ---------------------------------------------------------------------------------
 step "a. release tools"
@@ -122,18 +149,98 @@ t=$(now_ms)
 check "goreleaser check" "${GORELEASER}" check
 record "goreleaser check" "${t}"
 
-t=$(now_ms)
-"${GORELEASER}" release --snapshot --clean --skip=publish > "${TMP}/goreleaser.log" 2>&1 || {
-  cat "${TMP}/goreleaser.log" >&2
-  fatal "goreleaser release --snapshot --clean --skip=publish"
+# host_config [DIST_DIR]: .goreleaser.yaml building this machine's platform only
+# (goreleaser's --single-target is for `goreleaser build`, which makes no archives),
+# optionally into another dist directory. Everything else is the release's config.
+host_config() {
+  awk -v os="${HOST_PLATFORM%_*}" -v arch="${HOST_PLATFORM#*_}" '
+    /^    goos:$/ { print; print "      - " os; skip = 1; next }
+    /^    goarch:$/ { print; print "      - " arch; skip = 1; next }
+    skip && /^      - / { next }
+    { skip = 0; print }' .goreleaser.yaml
+  if [[ -n "${1:-}" ]]; then echo "dist: $1"; fi
 }
-record "goreleaser release --snapshot (6 targets)" "${t}"
-grep -E 'building|archiving|writing|took|release succeeded' "${TMP}/goreleaser.log" | sed 's/^/    /' | tail -30
-pass "goreleaser release --snapshot --clean --skip=publish"
+# snapshot LOG [goreleaser flags]: a snapshot release; on failure, its log and stop.
+snapshot() {
+  local log="$1"; shift
+  "${GORELEASER}" release --snapshot --clean --skip=publish "$@" > "${log}" 2>&1 || {
+    cat "${log}" >&2
+    fatal "goreleaser release --snapshot --clean --skip=publish $*"
+  }
+  grep -E 'building|archiving|writing|took|release succeeded' "${log}" | sed 's/^/    /' | tail -30
+}
+
+t=$(now_ms)
+if [[ "${DIST_PLATFORMS}" == all ]]; then
+  snapshot "${TMP}/goreleaser.log"
+  record "goreleaser release --snapshot (6 targets)" "${t}"
+  pass "goreleaser release --snapshot --clean --skip=publish"
+else
+  host_config > "${TMP}/goreleaser-host.yaml"
+  only_targets_differ() { ! diff "$1" "$2" | grep '^[<>]' | grep -vqE '^[<>]       - [a-z0-9]+$'; }
+  check "the host-only config differs from .goreleaser.yaml in goos/goarch entries only" \
+    only_targets_differ .goreleaser.yaml "${TMP}/goreleaser-host.yaml"
+  snapshot "${TMP}/goreleaser.log" --config "${TMP}/goreleaser-host.yaml"
+  record "goreleaser release --snapshot (${HOST_PLATFORM})" "${t}"
+  pass "goreleaser release --snapshot --clean --skip=publish (${HOST_PLATFORM} only)"
+fi
 
 VERSION="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "${DIST}/metadata.json")"
 [[ -n "${VERSION}" ]] || fatal "no version in dist/metadata.json"
 echo "snapshot version: ${VERSION}"
+
+# The platforms without an archive (DIST_PLATFORMS=host) are cross-compiled with
+# plain go build and the release's flags: CGO off, -trimpath and .goreleaser.yaml's
+# ldflags with the values goreleaser stamped into the host binary (its commit is
+# "none" when the clone has no remote: goreleaser's snapshot then skips git). `go
+# version -m` reads back what each binary was built for and with.
+if [[ ${#CROSS[@]} -gt 0 ]]; then
+  step "b2. go build for the other platforms"
+  grep -qx '      - CGO_ENABLED=0' .goreleaser.yaml && grep -qx '      - -trimpath' .goreleaser.yaml ||
+    fatal ".goreleaser.yaml no longer builds with CGO_ENABLED=0 and -trimpath: update this script"
+  host_bin="$(ls "${DIST}"/kubectl-tenant_"${HOST_PLATFORM}"*/kubectl-tenant 2>/dev/null | head -1)"
+  stamp="$("${host_bin:-/nonexistent}" version 2>&1)" || fatal "goreleaser's ${HOST_PLATFORM} binary: version: ${stamp}"
+  commit="$(sed -n 's/^kubectl-tenant .* (commit \([^,]*\), built \([^)]*\))$/\1/p' <<<"${stamp}")"
+  built="$(sed -n 's/^kubectl-tenant .* (commit \([^,]*\), built \([^)]*\))$/\2/p' <<<"${stamp}")"
+  [[ -n "${commit}" && -n "${built}" ]] || fatal "cannot read commit and date from '${stamp}'"
+  ldflags="$(awk '/^    ldflags:$/ { getline; sub(/^ *- */, ""); print; exit }' .goreleaser.yaml)"
+  ldflags="${ldflags//\{\{.Version\}\}/${VERSION}}"
+  ldflags="${ldflags//\{\{.ShortCommit\}\}/${commit}}"
+  ldflags="${ldflags//\{\{.Date\}\}/${built}}"
+  [[ "${ldflags}" != *"{{"* ]] || fatal "unknown template in .goreleaser.yaml ldflags: ${ldflags}"
+  # built_with BINARY GOOS GOARCH: go version -m agrees with the release's build, and
+  # the version and build date that -ldflags set are in the binary (with -trimpath, go
+  # leaves -ldflags out of the build information).
+  built_with() {
+    local info
+    info="$(go version -m "$1")" || return 1
+    grep -qx $'\tbuild\tGOOS='"$2" <<<"${info}" &&
+      grep -qx $'\tbuild\tGOARCH='"$3" <<<"${info}" &&
+      grep -qx $'\tbuild\tCGO_ENABLED=0' <<<"${info}" &&
+      grep -qx $'\tbuild\t-trimpath=true' <<<"${info}" &&
+      grep -qaF -- "${VERSION}" "$1" && grep -qaF -- "${built}" "$1" || {
+      echo "${info}" | sed -n 's/^/    /; /build/p' >&2
+      return 1
+    }
+  }
+  # The host binary goreleaser built must agree too, or this imitation has drifted.
+  check "goreleaser's ${HOST_PLATFORM} binary: GOOS, GOARCH, CGO off, -trimpath, version, date" \
+    built_with "${host_bin:-/nonexistent}" "${HOST_PLATFORM%_*}" "${HOST_PLATFORM#*_}"
+  for p in "${CROSS[@]}"; do
+    os="${p%_*}" arch="${p#*_}" exe=kubectl-tenant
+    [[ "${os}" == windows ]] && exe=kubectl-tenant.exe
+    out="${TMP}/cross/${p}/${exe}"
+    t=$(now_ms)
+    if CGO_ENABLED=0 GOOS="${os}" GOARCH="${arch}" go build -trimpath -ldflags "${ldflags}" \
+        -o "${out}" ./cmd/kubectl-tenant; then
+      record "go build ${p}" "${t}"
+      pass "go build ${p}"
+      check "${p}: go version -m shows GOOS, GOARCH, CGO off, -trimpath, version, date" built_with "${out}" "${os}" "${arch}"
+    else
+      fail "go build ${p}"
+    fi
+  done
+fi
 
 # ---------------------------------------------------------------------------------
 step "c. archives"
@@ -173,7 +280,7 @@ in_checksums() { # ARCHIVE
 }
 [[ -f "${DIST}/checksums.txt" ]] || fatal "dist/checksums.txt missing"
 size_table=()
-for p in "${PLATFORMS[@]}"; do
+for p in "${BUILT[@]}"; do
   a="$(archive_name "${p}")"
   if [[ ! -f "${DIST}/${a}" ]]; then
     fail "${a} exists"
@@ -185,8 +292,8 @@ for p in "${PLATFORMS[@]}"; do
   check "${a}: listed in checksums.txt" in_checksums "${a}"
   size_table+=("$(printf '%-48s %6.1f MiB' "${a}" "$(awk -v b="$(stat -c %s "${DIST}/${a}")" 'BEGIN{print b/1048576}')")")
 done
-check "checksums.txt lists exactly the 6 archives" \
-  test "$(grep -cE '\.(tar\.gz|zip)$' "${DIST}/checksums.txt")" -eq "${#PLATFORMS[@]}"
+check "checksums.txt lists exactly the ${#BUILT[@]} archive(s)" \
+  test "$(grep -cE '\.(tar\.gz|zip)$' "${DIST}/checksums.txt")" -eq "${#BUILT[@]}"
 echo "archive sizes:"
 printf '    %s\n' "${size_table[@]}"
 
@@ -194,18 +301,22 @@ printf '    %s\n' "${size_table[@]}"
 step "d. krew manifests"
 # validate-krew-manifest infers the plugin name from the file name: it must be tenant.yaml.
 mkdir -p "${TMP}/committed" "${TMP}/generated"
-cp plugins/krew-manifest.yaml "${TMP}/committed/${PLUGIN}.yaml"
+cp plugins/${PLUGIN}.yaml "${TMP}/committed/${PLUGIN}.yaml"
+# plugins/ is a krew index (plugins/<name>.yaml); the old path stays as a symlink,
+# which krew's index scan skips (it reads regular files only).
+check "plugins/krew-manifest.yaml is a symlink to ${PLUGIN}.yaml" \
+  test "$(readlink plugins/krew-manifest.yaml)" == "${PLUGIN}.yaml"
 
 # The committed template: 64 zeros are valid sha256 syntax and its release URLs do
 # not exist yet, so only the structure is validated (-skip-install).
-check "validate-krew-manifest plugins/krew-manifest.yaml (-skip-install)" \
+check "validate-krew-manifest plugins/${PLUGIN}.yaml (-skip-install)" \
   "${VALIDATE}" -skip-install -manifest "${TMP}/committed/${PLUGIN}.yaml"
-short="$(awk '/^  shortDescription:/ {sub(/^  shortDescription: */, ""); print}' plugins/krew-manifest.yaml)"
-check "krew-manifest.yaml: shortDescription is <= 50 characters (${#short})" test "${#short}" -le 50
-check "krew-manifest.yaml: description and caveats fit in 80 columns" \
-  eval "! awk '/^  (description|caveats):/ {b=1; next} /^  [a-z]/ {b=0} b && length > 80 {print; bad=1} END {exit !bad}' plugins/krew-manifest.yaml"
-check "krew-manifest.yaml: one platform per os/arch" \
-  test "$(grep -c 'uri: https://github.com/kubectl-tenant/kubectl-tenant/releases/download/v' plugins/krew-manifest.yaml)" -eq "${#PLATFORMS[@]}"
+short="$(awk '/^  shortDescription:/ {sub(/^  shortDescription: */, ""); print}' plugins/${PLUGIN}.yaml)"
+check "${PLUGIN}.yaml: shortDescription is <= 50 characters (${#short})" test "${#short}" -le 50
+check "${PLUGIN}.yaml: description and caveats fit in 80 columns" \
+  eval "! awk '/^  (description|caveats):/ {b=1; next} /^  [a-z]/ {b=0} b && length > 80 {print; bad=1} END {exit !bad}' plugins/${PLUGIN}.yaml"
+check "${PLUGIN}.yaml: one platform per os/arch" \
+  test "$(grep -c 'uri: https://github.com/kubectl-tenant/kubectl-tenant/releases/download/v' plugins/${PLUGIN}.yaml)" -eq "${#PLATFORMS[@]}"
 
 # goreleaser's own manifest (what a release submits to krew-index).
 if [[ -f "${DIST}/krew/${PLUGIN}.yaml" ]]; then
@@ -217,7 +328,7 @@ fi
 
 # The committed template and goreleaser's krews: section must not drift apart.
 same_metadata() { # TEMPLATE GENERATED
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "${3:-}" <<'PY'
 import re, sys, yaml
 a, b = (yaml.safe_load(open(f))["spec"] for f in sys.argv[1:3])
 def plats(spec):
@@ -225,18 +336,23 @@ def plats(spec):
                    re.sub(r"_[^_]+_([a-z]+_[a-z0-9]+\.)", r"_V_\1", p["uri"].rsplit("/", 1)[1]))
                   for p in spec["platforms"])
 bad = [k for k in ("homepage", "shortDescription", "description", "caveats") if a.get(k) != b.get(k)]
-if plats(a) != plats(b):
-    bad.append("platforms: %s != %s" % (plats(a), plats(b)))
+# Host-only snapshot: goreleaser's manifest has one platform, to compare with the
+# template's entry for it.
+pa, pb = plats(a), plats(b)
+if len(sys.argv) > 3 and sys.argv[3] == "host":
+    pa = [p for p in pa if (p[0], p[1]) in {(q[0], q[1]) for q in pb}]
+if pa != pb:
+    bad.append("platforms: %s != %s" % (pa, pb))
 for k in bad:
     print("    differs: " + k, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 }
 if python3 -c 'import yaml' 2>/dev/null; then
-  check "plugins/krew-manifest.yaml and .goreleaser.yaml krews: agree (text, platforms, archives)" \
-    same_metadata plugins/krew-manifest.yaml "${DIST}/krew/${PLUGIN}.yaml"
+  check "plugins/${PLUGIN}.yaml and .goreleaser.yaml krews: agree (text, platforms, archives)" \
+    same_metadata plugins/${PLUGIN}.yaml "${DIST}/krew/${PLUGIN}.yaml" "${DIST_PLATFORMS}"
 else
-  echo "SKIP: comparing plugins/krew-manifest.yaml with dist/krew/${PLUGIN}.yaml (python3 has no yaml module)"
+  echo "SKIP: comparing plugins/${PLUGIN}.yaml with dist/krew/${PLUGIN}.yaml (python3 has no yaml module)"
 fi
 
 # Serve dist/ on a free local port: krew downloads with http.Get only (no file://).
@@ -249,53 +365,70 @@ for _ in $(seq 1 50); do
 done
 BASE_URL="http://127.0.0.1:${port}"
 
-# The committed template with this snapshot's version, local URLs and real sha256s.
+# manifest VERSION DIST_DIR BASE_URL: the committed template with that version, the
+# archives of DIST_DIR at BASE_URL and their sha256s; platforms without an archive
+# there (DIST_PLATFORMS=host) are left out.
+manifest() {
+  awk -v ver="$1" -v base="$3" -v sums="$2/checksums.txt" '
+    BEGIN { while ((getline line < sums) > 0) { split(line, f, / +/); sum[f[2]] = f[1] } }
+    function flush() { if (keep) printf "%s", buf; buf = "" }
+    /^  - selector:/ { flush(); inplat = 1; keep = 1; buf = $0 "\n"; next }
+    !inplat && /^  version: / { print "  version: v" ver; next }
+    !inplat { print; next }
+    /^    uri: / {
+      cur = $2; sub(/.*\//, "", cur); sub(/_[0-9]+\.[0-9]+\.[0-9]+_/, "_" ver "_", cur)
+      if (!(cur in sum)) keep = 0
+      buf = buf "    uri: " base "/" cur "\n"; next
+    }
+    /^    sha256: / { buf = buf "    sha256: \"" sum[cur] "\"\n"; next }
+    { buf = buf $0 "\n" }
+    END { flush() }' "plugins/${PLUGIN}.yaml"
+}
 GENERATED="${TMP}/generated/${PLUGIN}.yaml"
-awk -v ver="${VERSION}" -v base="${BASE_URL}" -v sums="${DIST}/checksums.txt" '
-  BEGIN { while ((getline line < sums) > 0) { split(line, f, / +/); sum[f[2]] = f[1] } }
-  /^  version: / { print "  version: v" ver; next }
-  /^    uri: / {
-    cur = $2; sub(/.*\//, "", cur); sub(/_[0-9]+\.[0-9]+\.[0-9]+_/, "_" ver "_", cur)
-    print "    uri: " base "/" cur; next
-  }
-  /^    sha256: / {
-    if (!(cur in sum)) { print "no checksum for " cur > "/dev/stderr"; bad = 1 }
-    print "    sha256: \"" sum[cur] "\""; next
-  }
-  { print }
-  END { exit bad }' plugins/krew-manifest.yaml > "${GENERATED}" || fatal "generating the krew manifest for ${VERSION}"
+manifest "${VERSION}" "${DIST}" "${BASE_URL}" > "${GENERATED}" || fatal "generating the krew manifest for ${VERSION}"
+check "generated manifest has a platform for each of the ${#BUILT[@]} archive(s)" \
+  test "$(grep -c '^  - selector:' "${GENERATED}")" -eq "${#BUILT[@]}"
 check "generated manifest has no placeholder checksums" eval "! grep -qE 'sha256: \"?0{64}' '${GENERATED}'"
 
 # Full validation: installs every platform (KREW_OS/KREW_ARCH) from the local
 # server through `kubectl krew` and checks that a LICENSE file is installed.
 t=$(now_ms)
-check "validate-krew-manifest generated manifest (installs all 6 platforms)" \
+check "validate-krew-manifest generated manifest (installs all ${#BUILT[@]} platform(s))" \
   env PATH="${BASE_PATH}" "${VALIDATE}" -manifest "${GENERATED}"
-record "validate-krew-manifest (6 installs)" "${t}"
+record "validate-krew-manifest (${#BUILT[@]} installs)" "${t}"
 
 # ---------------------------------------------------------------------------------
 step "e. krew install"
 export KREW_ROOT="${TMP}/krew"
 export KREW_NO_UPGRADE_CHECK=1
-# `krew list` and `krew uninstall` insist on a git-cloned plugin index; cloning the
-# real one needs the network, so a local index holding the generated manifest stands
-# in for it (install --manifest does not use it).
-mkdir -p "${KREW_ROOT}/index/default/plugins"
-git init -q "${KREW_ROOT}/index/default"
-cp "${GENERATED}" "${KREW_ROOT}/index/default/plugins/"
+# `krew list` and `krew uninstall` insist on a git-cloned plugin index, and `krew
+# update` (step g) fetches every index; cloning the real one needs the network, so a
+# clone of a local repository stands in for it. Like the central krew-index, it holds
+# a plugin named tenant (here the generated manifest; install --manifest does not use it).
+# git_commit DIR MESSAGE: commits everything in DIR, whoever runs this.
+git_commit() {
+  git -C "$1" add -A &&
+    git -C "$1" -c user.name=test-dist -c user.email=test-dist@localhost -c commit.gpgsign=false \
+      commit -q -m "$2"
+}
+mkdir -p "${TMP}/default-index/plugins"
+git init -q "${TMP}/default-index"
+cp "${GENERATED}" "${TMP}/default-index/plugins/"
+git_commit "${TMP}/default-index" "the central index stand-in" || fatal "making the local default index"
+git clone -q "file://${TMP}/default-index" "${KREW_ROOT}/index/default" || fatal "cloning the local default index"
 KREW_PATH="${KREW_ROOT}/bin:${BASE_PATH}"
 k() { env PATH="${KREW_PATH}" "$@"; }
-LINUX_ARCHIVE="${DIST}/$(archive_name linux_amd64)"
+HOST_ARCHIVE="${DIST}/$(archive_name "${HOST_PLATFORM}")"
 
 check "kubectl-tenant is not on PATH before the install" eval '! k kubectl plugin list 2>/dev/null | grep -q kubectl-tenant'
 t=$(now_ms)
-k kubectl krew install --manifest="${GENERATED}" --archive="${LINUX_ARCHIVE}" < /dev/null > "${TMP}/krew-install.log" 2>&1 || {
+k kubectl krew install --manifest="${GENERATED}" --archive="${HOST_ARCHIVE}" < /dev/null > "${TMP}/krew-install.log" 2>&1 || {
   cat "${TMP}/krew-install.log" >&2
   fatal "kubectl krew install --manifest --archive"
 }
 record "kubectl krew install --manifest --archive" "${t}"
 sed 's/^/    /' "${TMP}/krew-install.log"
-pass "kubectl krew install --manifest=${GENERATED##*/} --archive=${LINUX_ARCHIVE##*/}"
+pass "kubectl krew install --manifest=${GENERATED##*/} --archive=${HOST_ARCHIVE##*/}"
 
 plugins="$(k kubectl plugin list 2>&1 || true)"
 echo "${plugins}" | sed 's/^/    /'
@@ -361,7 +494,69 @@ check "kubectl plugin list no longer shows kubectl-tenant" eval '! grep -q kubec
 check "krew removed the plugin's files" test ! -e "${STORE}"
 
 # ---------------------------------------------------------------------------------
-step "g. go install from an empty GOPATH"
+step "g. a custom index: a copy of plugins/, then krew index add, install and upgrade"
+# The central krew-index already has a plugin named tenant (Stakater's Multi Tenant
+# Operator client; the default index above stands in for it), so users add this
+# repository as an index of its own. The index is a copy of plugins/ as committed
+# (tenant.yaml, the krew-manifest.yaml symlink and the completion script), with
+# tenant.yaml pointed at this snapshot's archives, in a local git repository.
+# krew_ok LOG COMMAND...: runs a krew command through kubectl; its output on failure.
+krew_ok() {
+  local log="$1"; shift
+  k kubectl krew "$@" < /dev/null > "${log}" 2>&1 || { sed 's/^/    /' "${log}" >&2; return 1; }
+}
+INDEX="${TMP}/tenant-index"
+mkdir -p "${INDEX}"
+git init -q "${INDEX}"
+cp -a plugins "${INDEX}/"
+manifest "${VERSION}" "${DIST}" "${BASE_URL}" > "${INDEX}/plugins/${PLUGIN}.yaml"
+git_commit "${INDEX}" "tenant v${VERSION}" || fatal "making the local git index"
+
+check "kubectl krew index add tenants file://${INDEX}" krew_ok "${TMP}/index-add.log" index add tenants "file://${INDEX}"
+check "kubectl krew index list shows tenants" eval "k kubectl krew index list 2>/dev/null | grep -qE '^tenants +file://'"
+check "kubectl krew info tenants/${PLUGIN} shows v${VERSION}" \
+  eval "k kubectl krew info 'tenants/${PLUGIN}' 2>/dev/null | grep -qx 'VERSION: v${VERSION}'"
+t=$(now_ms)
+check "kubectl krew install tenants/${PLUGIN}" krew_ok "${TMP}/index-install.log" install "tenants/${PLUGIN}"
+record "kubectl krew install tenants/${PLUGIN}" "${t}"
+check "kubectl krew list shows tenants/${PLUGIN}" eval "k kubectl krew list 2>/dev/null | grep -qw 'tenants/${PLUGIN}'"
+out="$(k kubectl tenant version 2>&1)" || true
+echo "    ${out}"
+check "kubectl tenant version prints ${VERSION} (from the index)" grep -qF "kubectl-tenant ${VERSION} (commit " <<<"${out}"
+
+# The next snapshot version, this platform only: goreleaser with the snapshot version
+# one patch on (the compiled packages are cached; only the link differs), into
+# dist/upgrade/, which the local server serves too. (GORELEASER_CURRENT_TAG would be
+# ignored in a clone without a remote: goreleaser's snapshot then skips git.)
+IFS=. read -r major minor patch <<<"${VERSION%%-*}"
+VERSION_NEXT="${major}.${minor}.$((patch + 1))-next"
+t=$(now_ms)
+host_config "${DIST}/upgrade" |
+  sed "s/^  version_template: .*/  version_template: \"${VERSION_NEXT}\"/" > "${TMP}/goreleaser-upgrade.yaml"
+snapshot "${TMP}/goreleaser-upgrade.log" --config "${TMP}/goreleaser-upgrade.yaml"
+record "goreleaser release --snapshot (next version, ${HOST_PLATFORM})" "${t}"
+VERSION2="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "${DIST}/upgrade/metadata.json")"
+echo "next snapshot version: ${VERSION2}"
+check "the next snapshot version is ${VERSION_NEXT}" test "${VERSION2}" == "${VERSION_NEXT}"
+manifest "${VERSION2}" "${DIST}/upgrade" "${BASE_URL}/upgrade" > "${INDEX}/plugins/${PLUGIN}.yaml"
+git_commit "${INDEX}" "tenant v${VERSION2}" || fatal "committing v${VERSION2} to the local git index"
+
+check "kubectl krew update" krew_ok "${TMP}/index-update.log" update
+sed 's/^/    /' "${TMP}/index-update.log"
+check "kubectl krew update offers tenants/${PLUGIN} v${VERSION} -> v${VERSION2}" \
+  grep -qF "tenants/${PLUGIN} v${VERSION} -> v${VERSION2}" "${TMP}/index-update.log"
+t=$(now_ms)
+check "kubectl krew upgrade ${PLUGIN}" krew_ok "${TMP}/index-upgrade.log" upgrade "${PLUGIN}"
+record "kubectl krew upgrade ${PLUGIN}" "${t}"
+sed 's/^/    /' "${TMP}/index-upgrade.log"
+out="$(k kubectl tenant version 2>&1)" || true
+echo "    ${out}"
+check "kubectl tenant version prints ${VERSION2} after the upgrade" grep -qF "kubectl-tenant ${VERSION2} (commit " <<<"${out}"
+check "kubectl krew uninstall ${PLUGIN} (from tenants)" krew_ok "${TMP}/index-uninstall.log" uninstall "${PLUGIN}"
+check "kubectl krew index remove tenants" krew_ok "${TMP}/index-remove.log" index remove tenants
+
+# ---------------------------------------------------------------------------------
+step "h. go install from an empty GOPATH"
 # The module cache is shared so nothing is downloaded again. -mod=readonly (not
 # -mod=mod): if go.mod/go.sum were incomplete, `go install` must fail here instead of
 # silently rewriting them, as it fails for users running `go install ...@version`.
