@@ -45,7 +45,7 @@ fuzz:
 # kubectl, plugin discovery and completion, plugins/ as a local krew index
 # (index add, install, upgrade to a second snapshot), and go install from a
 # clean GOPATH. DIST_PLATFORMS=host (CI's default) makes only this machine's
-# archive and cross-compiles the other five with go build.
+# archive and cross-compiles one platform of each other OS with go build.
 DIST_PLATFORMS ?=
 dist-test:
 	DIST_PLATFORMS=$(DIST_PLATFORMS) hack/test-dist.sh
