@@ -65,8 +65,10 @@ type Options struct {
 	// up from the working directory.
 	BinDir string
 	// ControllerManager starts kube-controller-manager with the namespace,
-	// serviceaccount, garbage collector and clusterrole aggregation controllers, so
-	// namespaces get a default ServiceAccount and can be deleted.
+	// serviceaccount, garbage collector, clusterrole aggregation and resource quota
+	// controllers, so namespaces get a default ServiceAccount and can be deleted,
+	// Flux's flux-edit role reaches admin, and a tenant's ResourceQuota is counted
+	// (without its status, quota admission refuses every object it covers).
 	ControllerManager bool
 	// Flux starts source-controller and kustomize-controller (supervised; see the
 	// package documentation). The Flux CRDs and namespace are not installed.
@@ -337,7 +339,12 @@ func (c *Cluster) startControllerManager() error {
 	_, err := c.run(binKubeControllerManager, false, nil,
 		"--kubeconfig="+c.kubeconfig,
 		"--leader-elect=false",
-		"--controllers=namespace-controller,serviceaccount-controller,garbage-collector-controller,clusterrole-aggregation-controller",
+		"--controllers=namespace-controller,serviceaccount-controller,garbage-collector-controller,clusterrole-aggregation-controller,resourcequota-controller",
+		// The quota controller watches a CRD created after it started (Flux's,
+		// by bootstrap) within 30 s, but counts existing quotas again only at
+		// this resync; the default of 5 m would hold a tenant's first
+		// Kustomization under a quota on Flux objects back that long.
+		"--resource-quota-sync-period=10s",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
 		"--service-account-private-key-file="+c.pki("sa.key"),

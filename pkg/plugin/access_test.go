@@ -24,3 +24,11 @@ func TestResourceRuleAllows(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceResource(t *testing.T) {
+	for kind, want := range map[string]string{"GitRepository": "gitrepositories", "OCIRepository": "ocirepositories", "Bucket": "buckets"} {
+		if got := sourceResource(kind); got.Resource != want || got.Group != "source.toolkit.fluxcd.io" {
+			t.Errorf("sourceResource(%s) = %v, want %s.source.toolkit.fluxcd.io", kind, got, want)
+		}
+	}
+}

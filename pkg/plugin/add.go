@@ -54,7 +54,8 @@ type AddOptions struct {
 	Adopt          bool
 	ForceConflicts bool
 	Recreate       bool
-	// Timeout bounds the wait for a converted tenant's own source.
+	// Timeout bounds the waits for a converted tenant's own source and for
+	// a new quota to be counted.
 	Timeout time.Duration
 	confine confineFlags
 
@@ -118,7 +119,7 @@ tenant.`,
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long converting a tenant to --confine waits for its own source to be Ready before switching its Kustomization to it")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long add waits for a converted tenant's own source to be Ready, and for a new ResourceQuota to be counted")
 	o.confine.addFlags(cmd)
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
@@ -395,7 +396,7 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 				return err
 			}
 		}
-		applied, err := a.apply(ctx, obj)
+		applied, err := o.applyCounted(ctx, a, obj)
 		if err != nil && (o.Recreate || converting) && isImmutableRoleRef(err) {
 			applied, err = a.recreate(ctx, obj)
 		}
@@ -408,6 +409,7 @@ func (o *AddOptions) applyTenant(ctx context.Context, a *applier, out io.Writer,
 		if i == 0 && !namespaceExists && o.DryRun == DryRunNone {
 			created = applied
 		}
+
 		if err := o.output.printObj(out, applied); err != nil {
 			return err
 		}

@@ -128,7 +128,7 @@ func applyError(obj *unstructured.Unstructured, err error) error {
 	switch {
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("applying %s: %w (another field manager owns these fields; re-run with --force-conflicts to take them over)", describe(obj), err)
-	case apierrors.IsForbidden(err):
+	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "quota"):
 		return fmt.Errorf("applying %s: %w (your credentials lack this permission; ask a cluster admin or use --context/--kubeconfig for one that has it)", describe(obj), err)
 	default:
 		return fmt.Errorf("applying %s: %w", describe(obj), err)

@@ -125,6 +125,13 @@ func (f *confineFlags) validate(dryRun DryRunStrategy) error {
 
 var sourceGroupVersion = schema.GroupVersion{Group: "source.toolkit.fluxcd.io", Version: "v1"}
 
+// sourceResource is the resource of a Flux source kind: gitrepositories
+// for GitRepository.
+func sourceResource(kind string) schema.GroupVersionResource {
+	plural, _ := meta.UnsafeGuessKindToResource(sourceGroupVersion.WithKind(kind))
+	return plural
+}
+
 // resolveSource fills a confinement's source from the shared source on the
 // cluster: its spec, with the tenant source's interval, and, with
 // --copy-source-secret, its credentials. A source with credentials is
@@ -137,7 +144,7 @@ func (f *confineFlags) resolveSource(ctx context.Context, c *clients, shared ren
 	if ns == "" {
 		return fmt.Errorf("invalid --source %q: a confined tenant copies the shared source, so name its namespace (<kind>/<name>.<namespace>) or give --git-url", shared)
 	}
-	gvr := sourceGroupVersion.WithResource(strings.ToLower(shared.Kind) + "s")
+	gvr := sourceResource(shared.Kind)
 	live, err := c.dynamic.Resource(gvr).Namespace(ns).Get(ctx, shared.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("shared source %s not found: a confined tenant copies it; run \"kubectl tenant bootstrap\" or give --git-url", shared)
@@ -291,7 +298,7 @@ const sourceReadyPollInterval = time.Second
 // tenant without a source to build from.
 func (o *AddOptions) waitSourceReady(ctx context.Context, a *applier, t render.TenantOptions) error {
 	src := t.Confinement.Source
-	gvr := sourceGroupVersion.WithResource(strings.ToLower(src.Kind) + "s")
+	gvr := sourceResource(src.Kind)
 	var message string
 	err := wait.PollUntilContextTimeout(ctx, sourceReadyPollInterval, o.Timeout, true, func(ctx context.Context) (bool, error) {
 		live, err := a.client.Resource(gvr).Namespace(t.Namespace).Get(ctx, src.Name, metav1.GetOptions{})
@@ -307,6 +314,31 @@ func (o *AddOptions) waitSourceReady(ctx context.Context, a *applier, t render.T
 	}
 	return nil
 }
+
+// applyCounted applies obj, and again while quota admission says a new
+// ResourceQuota is not counted yet: the API server refuses every object a
+// quota covers until the quota controller has counted the quota and the
+// server's own cache has seen it, and a tenant's Kustomization follows its
+// new quota by milliseconds.
+func (o *AddOptions) applyCounted(ctx context.Context, a *applier, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	var applied *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(ctx, quotaPollInterval, o.Timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		applied, err = a.apply(ctx, obj)
+		if err != nil && apierrors.IsForbidden(err) && strings.Contains(err.Error(), "status unknown for quota") {
+			return false, nil
+		}
+		return true, err
+	})
+	if wait.Interrupted(err) {
+		return nil, fmt.Errorf("applying %s: the namespace's ResourceQuota was not counted within %s: is the cluster's quota controller running?", describe(obj), o.Timeout)
+	}
+	return applied, err
+}
+
+// quotaPollInterval is how often add retries an object that a new quota
+// holds back; the quota controller counts a quota within milliseconds.
+const quotaPollInterval = 100 * time.Millisecond
 
 // readyCondition reads a Flux object's Ready condition, for the generation
 // the controller has seen.

@@ -45,6 +45,8 @@ func TestTenantLifecycle(t *testing.T) {
 		{"delete removes only tenant namespaces", lifecycleDelete},
 		{"Flux reconciles two tenants with their own substitutions, and delete removes Flux's objects", lifecycleFluxReconciles},
 		{"default mode: a tenant Kustomization can write outside its namespace (the demo's finding)", lifecycleDefaultModeLeaks},
+		{"default mode: an unconfined tenant's identity can remove the platform's limits", lifecycleDefaultModeHoles},
+		{"add --confine converts a tenant in place, and loosening it needs --unconfine", lifecycleConvert},
 		{"GitOps: the printed YAML reconciled by Flux gives the same objects as add", lifecycleGitOps},
 		{"add -f adds many tenants with bounded concurrency; a re-run changes nothing", lifecycleAddFile},
 	} {
@@ -300,7 +302,7 @@ func lifecycleDefaultModeLeaks(e stepEnv) {
 	e.mustGet(configMapGVR, "default", "wrong-namespace")
 
 	// And remote bases are fetched, which --lockdown refuses (see
-	// TestConfinement): the base is on the harness's git server.
+	// TestLockdown): the base is on the harness's git server.
 	if _, err := e.cluster.GitCommit(map[string][]byte{
 		"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
 	}, "a remote base"); err != nil {
@@ -375,97 +377,6 @@ func lifecycleAddFile(e stepEnv) {
 	if n := strings.Count(names, "namespace/bulk-"); n != 20 {
 		t.Errorf("list found %d bulk tenants, want 20", n)
 	}
-}
-
-// TestConfinement proves what the demo could not: with bootstrap --lockdown
-// and add --confine, a tenant's Kustomization cannot write outside its
-// namespace, while its own template still reconciles.
-func TestConfinement(t *testing.T) {
-	e := startEnv(t, fluxEnvOptions(true)).with(t)
-	e.bootstrap("--lockdown")
-	deploy := e.mustGet(deploymentGVR, "flux-system", "kustomize-controller")
-	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
-	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-	for _, want := range []string{"--default-service-account=default", "--no-remote-bases=true"} {
-		if !slices.Contains(args, want) {
-			t.Errorf("bootstrap --lockdown: kustomize-controller args %v lack %s", args, want)
-		}
-	}
-
-	e.mustRun("add", "confined", "tenant-c", "--confine")
-	ks := e.mustGet(kustomizationGVR, "confined", "dummy")
-	if sa, _, _ := unstructured.NestedString(ks.Object, "spec", "serviceAccountName"); sa != "confined" {
-		t.Fatalf("add --confine: serviceAccountName = %q", sa)
-	}
-	e.waitKustomization("confined", "dummy", "True")
-	env := containerEnv(t, e.mustGet(deploymentGVR, "confined", "dummy"))
-	if env["SUBST_LITERAL"] != "tenant-c" {
-		t.Errorf("confined tenant's Deployment SUBST_LITERAL = %q", env["SUBST_LITERAL"])
-	}
-
-	// As the tenant's ServiceAccount, and as the namespace's default one.
-	for name, sa := range map[string]string{"wrong": "confined", "wrong-default-sa": ""} {
-		e.applyHostileKustomization("confined", name, sa)
-		msg := e.waitKustomization("confined", name, "False")
-		t.Logf("Kustomization confined/%s: %s", name, msg)
-		if !strings.Contains(strings.ToLower(msg), "forbidden") {
-			t.Errorf("Kustomization %s failed, but not as Forbidden: %s", name, msg)
-		}
-	}
-	e.assertAbsent(configMapGVR, "default", "wrong-namespace")
-
-	// Hostile templates a tenant might commit: a ClusterRoleBinding making
-	// itself cluster-admin, and a kustomize base fetched from the network.
-	_, err := e.cluster.GitCommit(map[string][]byte{
-		"hostile/cluster-role-binding/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- crb.yaml\n"),
-		"hostile/cluster-role-binding/crb.yaml": []byte(`apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: tenant-escape
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: cluster-admin
-subjects:
-- kind: ServiceAccount
-  name: confined
-  namespace: confined
-`),
-		// A base on a git server the controller can reach (this machine
-		// has no other network), so only the lockdown can refuse it.
-		"hostile/remote-base/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- " + e.cluster.GitURL() + "//kustomizations/per-tenant?ref=main\n"),
-	}, "hostile tenant templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.requestSourceReconcile("flux-system", "default")
-	e.mustRun("add", "victim", "tenant-v", "--confine")
-	e.waitKustomization("victim", "dummy", "True")
-	for _, hostile := range []struct{ name, path, target, want string }{
-		{"escape-crb", "./hostile/cluster-role-binding", "", "forbidden"},
-		{"remote-base", "./hostile/remote-base", "", "fs-security-constraint"},
-		{"other-tenant", "./kustomizations/per-tenant", "victim", "forbidden"},
-	} {
-		ks := hostileKustomization("confined", hostile.name, hostile.path, "confined")
-		if hostile.target != "" {
-			ks.Object["spec"].(map[string]any)["targetNamespace"] = hostile.target
-		}
-		if _, err := e.client.Resource(kustomizationGVR).Namespace("confined").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		msg := e.waitKustomization("confined", hostile.name, "False")
-		t.Logf("Kustomization confined/%s: %s", hostile.name, msg)
-		if !strings.Contains(strings.ToLower(msg), hostile.want) {
-			t.Errorf("Kustomization %s failed, but its message lacks %q: %s", hostile.name, hostile.want, msg)
-		}
-	}
-	e.assertAbsent(clusterRoleBindingGVR, "", "tenant-escape")
-	victim := e.mustGet(deploymentGVR, "victim", "dummy")
-	if owner := victim.GetLabels()["kustomize.toolkit.fluxcd.io/namespace"]; owner != "victim" {
-		t.Errorf("the other tenant's Deployment is now owned by %q", owner)
-	}
-	// The tenant's own objects are untouched by the refused ones.
-	e.waitKustomization("confined", "dummy", "True")
 }
 
 // hostileKustomization is a Kustomization a tenant might create in its own
