@@ -94,15 +94,7 @@ tenant.`,
 		Args:    cobra.MaximumNArgs(2),
 		// A new namespace has nothing to complete from.
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Tenant.Namespace, "tenant-namespace", "", "Namespace of the tenant (a DNS-1123 label)")

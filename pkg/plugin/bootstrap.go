@@ -74,15 +74,7 @@ established, the controllers, and the GitRepository last. Running it again chang
 nothing.`,
 		Example: bootstrapExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := cmd.Flags()
 	b := &o.Bootstrap

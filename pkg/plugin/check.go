@@ -107,15 +107,7 @@ a real request passes through admission policies; nothing is changed).
 The exit code is 1 when any check FAILs, so CI can run it; WARN alone exits 0.
 Without namespaces, --tenant-name or -l, every tenant is checked.`,
 		Example: checkExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	o.Selection.addFlags(cmd, configFlags)
 	f := cmd.Flags()

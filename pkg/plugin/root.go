@@ -5,6 +5,7 @@
 package plugin
 
 import (
+	"context"
 	"flag"
 
 	"github.com/spf13/cobra"
@@ -58,6 +59,28 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 		NewCmdVersion(streams, build),
 	)
 	return cmd
+}
+
+// command is the shape of every command's options, as in kubectl: Complete
+// fills and builds from flags and arguments, Validate only checks, Run does
+// the work.
+type command interface {
+	Complete(cmd *cobra.Command, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runCommand runs a command's three steps in order, as cobra's RunE.
+func runCommand(o command) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
 }
 
 // addVerbosityFlag gives -v the meaning it has in kubectl: client-go logs
