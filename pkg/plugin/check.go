@@ -672,38 +672,46 @@ type prober struct {
 // dry run, so it is never stored.
 const guardrailAnnotation = "kubectl-tenant.io/check"
 
-// probe runs a tenant's four probes, one after the other: two
+// probe runs a tenant's four probes side by side: two
 // SubjectAccessReviews (RBAC only) and two dry-run writes as the tenant
-// (which also pass through admission, where the guardrail policy is).
+// (which also pass through admission, where the guardrail policy is). Each
+// is one round trip, so a thousand tenants take as long as their slowest
+// probes, not the sum of all four.
 func (p prober) probe(ctx context.Context, t *tenantFacts, other string) []checkRow {
 	identity := tenantIdentity(t.namespace, t.serviceAccount())
 	user := identity.UserName
-	var rows []checkRow
-
-	allowed, err := p.review(ctx, identity, map[string]any{"verb": "create", "group": rbacv1.GroupName, "resource": "clusterrolebindings"})
-	rows = append(rows, reviewRow(t.namespace, "no-cluster-role-bindings", user, "create ClusterRoleBindings", allowed, err,
-		"it can bind itself cluster-admin: remove what grants it (kubectl get clusterrolebindings -o wide)"))
-
-	allowed, err = p.review(ctx, identity, map[string]any{"verb": "create", "resource": "configmaps", "namespace": other})
-	rows = append(rows, reviewRow(t.namespace, "no-writes-elsewhere", user, "create ConfigMaps in namespace "+other, allowed, err,
-		fmt.Sprintf("it can write outside its namespace: remove the binding that grants it (kubectl get rolebindings -n %s -o wide; kubectl get clusterrolebindings -o wide)", other)))
-
 	fix := fmt.Sprintf(`run "kubectl tenant add %s %s --confine" so that the guardrail policy protects it`, t.namespace, t.name)
 	if !p.policyInstalled {
 		fix = bootstrapLockdownFix + " to install the guardrail policy"
 	}
-	if !t.quota {
-		rows = append(rows, checkRow{Scope: t.namespace, Check: "quota-protected", Result: checkWarn,
-			Detail: fmt.Sprintf("skipped: no ResourceQuota %s to try deleting", render.QuotaName)})
-	} else {
+	rows := make([]checkRow, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		allowed, err := p.review(ctx, identity, map[string]any{"verb": "create", "group": rbacv1.GroupName, "resource": "clusterrolebindings"})
+		rows[0] = reviewRow(t.namespace, "no-cluster-role-bindings", user, "create ClusterRoleBindings", allowed, err,
+			"it can bind itself cluster-admin: remove what grants it (kubectl get clusterrolebindings -o wide)")
+	})
+	wg.Go(func() {
+		allowed, err := p.review(ctx, identity, map[string]any{"verb": "create", "resource": "configmaps", "namespace": other})
+		rows[1] = reviewRow(t.namespace, "no-writes-elsewhere", user, "create ConfigMaps in namespace "+other, allowed, err,
+			fmt.Sprintf("it can write outside its namespace: remove the binding that grants it (kubectl get rolebindings -n %s -o wide; kubectl get clusterrolebindings -o wide)", other))
+	})
+	wg.Go(func() {
+		if !t.quota {
+			rows[2] = checkRow{Scope: t.namespace, Check: "quota-protected", Result: checkWarn,
+				Detail: fmt.Sprintf("skipped: no ResourceQuota %s to try deleting", render.QuotaName)}
+			return
+		}
 		err := p.as.Resource(resourceQuotaGVR).Namespace(t.namespace).Delete(ctx, render.QuotaName, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
-		rows = append(rows, dryRunRow(t.namespace, "quota-protected", "delete its ResourceQuota "+render.QuotaName, err, fix))
-	}
-
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"dry-run"}}}`, guardrailAnnotation)
-	_, err = p.as.Resource(configMapGVR).Namespace(t.namespace).Patch(ctx, render.TenantVarsConfigMapName, types.MergePatchType, []byte(patch),
-		metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: FieldManager})
-	rows = append(rows, dryRunRow(t.namespace, "tenant-vars-protected", "change its ConfigMap "+render.TenantVarsConfigMapName, err, fix))
+		rows[2] = dryRunRow(t.namespace, "quota-protected", "delete its ResourceQuota "+render.QuotaName, err, fix)
+	})
+	wg.Go(func() {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"dry-run"}}}`, guardrailAnnotation)
+		_, err := p.as.Resource(configMapGVR).Namespace(t.namespace).Patch(ctx, render.TenantVarsConfigMapName, types.MergePatchType, []byte(patch),
+			metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}, FieldManager: FieldManager})
+		rows[3] = dryRunRow(t.namespace, "tenant-vars-protected", "change its ConfigMap "+render.TenantVarsConfigMapName, err, fix)
+	})
+	wg.Wait()
 	return rows
 }
 

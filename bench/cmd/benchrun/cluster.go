@@ -390,7 +390,7 @@ func (b *bench) checkAtScale() error {
 		return fmt.Errorf("check --all checked %d tenants, want %d", len(report.Tenants), n)
 	}
 	perTenant := float64(c.wall.Microseconds()) / 1000 / float64(n)
-	return b.row(fmt.Sprintf("check %d confined tenants, `kubectl-tenant check --all` (4 probes per tenant, concurrency 32, median of %d)", n, runs),
+	return b.row(fmt.Sprintf("check %d confined tenants, `kubectl-tenant check --all` (4 probes per tenant side by side, 32 tenants at a time, median of %d)", n, runs),
 		fmt.Sprintf("%s, %s, %.1f ms per tenant; %d rows: %d PASS, %d WARN, %d FAIL", secs(c.wall), mib(c.rss), perTenant,
 			report.Summary.Total, report.Summary.Pass, report.Summary.Warn, report.Summary.Fail),
 		"", "", "< 5 s (issue 10, at 1,000 tenants)", met(c.wall < 5*time.Second))
