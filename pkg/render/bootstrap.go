@@ -15,7 +15,9 @@ import (
 )
 
 const (
-	// DefaultFluxVersion is the Flux release the project is tested with.
+	// DefaultFluxVersion is the Flux release the project is tested with,
+	// written only here: hack/lib/flux-version.sh reads this line (keep its
+	// `DefaultFluxVersion = "vX.Y.Z"` form) for the build and bench scripts.
 	DefaultFluxVersion = "v2.9.5"
 	// FluxNamespace is where Flux runs and where the shared source lives.
 	FluxNamespace     = "flux-system"
