@@ -94,7 +94,7 @@ tenant.`,
 		Args:    cobra.MaximumNArgs(2),
 		// A new namespace has nothing to complete from.
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: runCommand(o),
+		RunE:              runCommand(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Tenant.Namespace, "tenant-namespace", "", "Namespace of the tenant (a DNS-1123 label)")

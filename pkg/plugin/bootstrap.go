@@ -74,7 +74,7 @@ established, the controllers, and the GitRepository last. Running it again chang
 nothing.`,
 		Example: bootstrapExample,
 		Args:    cobra.NoArgs,
-		RunE: runCommand(o),
+		RunE:    runCommand(o),
 	}
 	f := cmd.Flags()
 	b := &o.Bootstrap

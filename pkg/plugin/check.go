@@ -107,7 +107,7 @@ a real request passes through admission policies; nothing is changed).
 The exit code is 1 when any check FAILs, so CI can run it; WARN alone exits 0.
 Without namespaces, --tenant-name or -l, every tenant is checked.`,
 		Example: checkExample,
-		RunE: runCommand(o),
+		RunE:    runCommand(o),
 	}
 	o.Selection.addFlags(cmd, configFlags)
 	f := cmd.Flags()

@@ -59,7 +59,7 @@ Only namespaces that carry the tenant label are deleted. A tenant name that matc
 several namespaces is refused, and so is any namespace of the cluster or of Flux.`,
 		Example: deleteExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE: runCommand(o),
+		RunE:    runCommand(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")

@@ -62,7 +62,7 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 the Ready condition of the tenant's Flux Kustomization, as "flux get ks" shows it.
 Without namespaces, --tenant-name or -l, every tenant is listed.`,
 		Example: listExample,
-		RunE: runCommand(o),
+		RunE:    runCommand(o),
 	}
 	o.Selection.addFlags(cmd, configFlags)
 	cmd.Flags().StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
