@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-tenant/kubectl-tenant/internal/fluxinstall"
@@ -415,12 +414,7 @@ func FluxControllerArgs(lockdown bool) (map[string][]string, error) {
 		if obj.GetKind() != "Deployment" {
 			continue
 		}
-		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
-			if m, ok := c.(map[string]any); ok && m["name"] == "manager" {
-				args[obj.GetName()], _, _ = unstructured.NestedStringSlice(m, "args")
-			}
-		}
+		args[obj.GetName()] = render.ManagerArgs(obj)
 	}
 	return args, nil
 }

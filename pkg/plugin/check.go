@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -422,10 +421,7 @@ func (o *CheckOptions) gather(ctx context.Context, c *clients) (*checkFacts, err
 					if len(render.LockdownArgs(name)) == 0 {
 						continue
 					}
-					args, err := managerArgs(&page.Items[i])
-					if err != nil {
-						return "", err
-					}
+					args := render.ManagerArgs(&page.Items[i])
 					mu.Lock()
 					facts.cluster.deployments[name] = args
 					mu.Unlock()
@@ -472,21 +468,6 @@ func (o *CheckOptions) gather(ctx context.Context, c *clients) (*checkFacts, err
 		t.quota, t.limitRange, t.networkPolicy = quotas[t.namespace], limits[t.namespace], isolation[t.namespace]
 	}
 	return facts, nil
-}
-
-// managerArgs are the args of a Flux controller Deployment's "manager"
-// container, where Flux's install and bootstrap --lockdown put the flags.
-func managerArgs(obj *unstructured.Unstructured) ([]string, error) {
-	var d appsv1.Deployment
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
-		return nil, fmt.Errorf("reading Deployment %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-	}
-	for _, container := range d.Spec.Template.Spec.Containers {
-		if container.Name == "manager" {
-			return append([]string{}, container.Args...), nil
-		}
-	}
-	return nil, nil
 }
 
 const bootstrapLockdownFix = `run "kubectl tenant bootstrap --lockdown"`

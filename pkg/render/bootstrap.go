@@ -241,6 +241,20 @@ func renderFluxInstall(o BootstrapOptions, manifests []byte) ([]*unstructured.Un
 	return objs, nil
 }
 
+// ManagerArgs are the args of a Flux controller Deployment's "manager"
+// container, where Flux's install and LockdownArgs put its flags; nil when
+// it has none.
+func ManagerArgs(deploy *unstructured.Unstructured) []string {
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		if m, ok := c.(map[string]any); ok && m["name"] == "manager" {
+			args, _, _ := unstructured.NestedStringSlice(m, "args")
+			return args
+		}
+	}
+	return nil
+}
+
 // addContainerArgs sets flags on a Deployment's container, replacing any
 // earlier value of the same flag.
 func addContainerArgs(deploy *unstructured.Unstructured, container string, args []string) error {
