@@ -219,14 +219,8 @@ func (o *AddOptions) Validate() error {
 			return fmt.Errorf("--tenant-name is required (or give NAME as the second argument)")
 		}
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
-	}
-	if o.Wait && o.DryRun != DryRunNone {
-		return fmt.Errorf("invalid --wait with --dry-run=%s: a dry run changes nothing to wait for", o.DryRun)
+	if err := validateWaitFlags(o.Concurrency, o.Timeout, o.Wait, o.DryRun); err != nil {
+		return err
 	}
 	if err := o.confine.validate(o.DryRun); err != nil {
 		return err

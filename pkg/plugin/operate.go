@@ -195,14 +195,8 @@ func (o *OperateOptions) Validate() error {
 	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
 		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
-	}
-	if o.Wait && o.DryRun != DryRunNone {
-		return fmt.Errorf("invalid --wait with --dry-run=%s: a dry run changes nothing to wait for", o.DryRun)
+	if err := validateWaitFlags(o.Concurrency, o.Timeout, o.Wait, o.DryRun); err != nil {
+		return err
 	}
 	return o.Selection.validate()
 }

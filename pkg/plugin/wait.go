@@ -20,6 +20,21 @@ const readyPollInterval = time.Second
 // large cluster to find a handful.
 const fewNamespaces = 10
 
+// validateWaitFlags checks the flags that every command which writes many
+// tenants and may wait for them shares.
+func validateWaitFlags(concurrency int, timeout time.Duration, wait bool, dryRun DryRunStrategy) error {
+	if concurrency < 1 {
+		return fmt.Errorf("invalid --concurrency %d: must be at least 1", concurrency)
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("invalid --timeout %s: must be greater than zero", timeout)
+	}
+	if wait && dryRun != DryRunNone {
+		return fmt.Errorf("invalid --wait with --dry-run=%s: a dry run changes nothing to wait for", dryRun)
+	}
+	return nil
+}
+
 // verdict is what a wait makes of one tenant's Kustomization.
 type verdict int
 

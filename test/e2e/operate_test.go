@@ -47,14 +47,7 @@ func TestDayTwo(t *testing.T) {
 // dayTwoBootstrap is the step "bootstrap installs Flux and the shared source".
 func dayTwoBootstrap(e stepEnv) {
 	e.bootstrap()
-	e.eventually("GitRepository default Ready", reconcileDeadline, func() (bool, error) {
-		repo, err := e.get(gitRepositoryGVR, "flux-system", "default")
-		if err != nil {
-			return false, err
-		}
-		status, msg := readyCondition(repo)
-		return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
-	})
+	e.waitGitRepositoryReady("flux-system", "default")
 }
 
 // dayTwoAddWait is the step "add --wait waits for Ready, and reports a template that fails to build with Flux's message".
