@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ func TestDayTwo(t *testing.T) {
 		{"add --wait waits for Ready, and reports a template that fails to build with Flux's message", dayTwoAddWait},
 		{"suspend holds back a commit that reconcile applies to another tenant before the interval; resume applies it", dayTwoSuspendResume},
 		{"--wait reports the failing tenant with its message and exit 1", dayTwoWaitFailure},
+		{"on a terminal, --wait counts Ready tenants on one line and clears it", dayTwoProgress},
 		{"selectors and --all touch only tenant namespaces; dry runs change nothing", dayTwoSelection},
 		{"bad input gets a one-line error and changes nothing", dayTwoBadInput},
 	} {
@@ -192,6 +194,28 @@ func dayTwoWaitFailure(e stepEnv) {
 	}
 	if !strings.Contains(r.stdout, "day-a: kustomization.kustomize.toolkit.fluxcd.io/dummy reconcile requested") {
 		t.Errorf("reconcile --wait stdout:\n%s", r.stdout)
+	}
+}
+
+// dayTwoProgress is the step "on a terminal, --wait counts Ready tenants on one line and clears it".
+func dayTwoProgress(e stepEnv) {
+	t := e.t
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) is needed to run the plugin on a terminal")
+	}
+	// script runs the command on a pseudo-terminal, stdout and stderr alike.
+	command := strings.Join([]string{theSuite.binary, "reconcile", "day-a", "day-b", "--wait", "--kubeconfig", e.cluster.Kubeconfig()}, " ")
+	cmd := exec.Command(script, "-qec", command, "/dev/null")
+	cmd.Env = append(os.Environ(), "HOME="+e.home, "KUBECONFIG=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("reconcile --wait on a terminal: %v\n%q", err, out)
+	}
+	for _, want := range []string{"\rRequested 2/2", "\rReady 2/2", "\r\x1b[K", "2 of 2 tenants Ready"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("reconcile --wait on a terminal lacks %q:\n%q", want, out)
+		}
 	}
 }
 
