@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kubectl-tenant/kubectl-tenant/bench/internal/tenantbench"
@@ -69,7 +70,7 @@ func run(cfg config) error {
 	n := cfg.tenants
 	concurrency := fmt.Sprint(cfg.concurrency)
 	timeout := cfg.timeout.String()
-	fmt.Printf("| %d tenants, --concurrency %d, Flux controllers: %v | wall time |\n| --- | --- |\n", n, cfg.concurrency, cfg.flux)
+	fmt.Printf("| %d tenants, --concurrency %d, Flux controllers: %v | wall time (load average: %s at the start) |\n| --- | --- |\n", n, cfg.concurrency, cfg.flux, loadAverage())
 	addArgs := []string{"add", "-f", file, "--interval", "1h", "--concurrency", "16", "-o", "name"}
 	if cfg.flux {
 		addArgs = append(addArgs, "--wait", "--timeout", timeout)
@@ -87,11 +88,12 @@ func run(cfg config) error {
 		if cfg.flux && verb != "suspend" {
 			continue
 		}
-		took, err := tenant(verb, "--all", "--concurrency", concurrency, "-o", "name")
+		s, err := env.Measure(verb, "--all", "--concurrency", concurrency, "-o", "name")
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| `%s --all`: every patch issued (%d patches) | %s (%.0f patches/s) |\n", verb, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+		fmt.Printf("| `%s --all`: every patch issued (%d patches) | %s (%.0f patches/s); CPU: cluster %s, plugin %s; load %s |\n",
+			verb, n, s.Wall.Round(time.Millisecond), float64(n)/s.Wall.Seconds(), s.ClusterCPU.Round(10*time.Millisecond), s.PluginCPU.Round(10*time.Millisecond), loadAverage())
 	}
 	if !cfg.flux {
 		return nil
@@ -117,5 +119,16 @@ func run(cfg config) error {
 		return err
 	}
 	fmt.Printf("| `suspend --all`, then `resume --all --wait`: every tenant Ready again (same revision) | **%s** |\n", resume.Round(time.Millisecond))
+	fmt.Printf("| load average at the end | %s |\n", loadAverage())
 	return nil
+}
+
+// loadAverage is the machine's one-minute load average: the wall times
+// above are as fast as the machine was free.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
 }

@@ -83,3 +83,72 @@ func TenantFile(prefix string, n int) (string, func(), error) {
 	}
 	return file, func() { os.Remove(file) }, nil
 }
+
+// Sample is one timed plugin run: its wall time, the CPU time it took
+// itself and the CPU time the cluster's processes (API server, etcd,
+// controllers) spent meanwhile. On a shared machine the wall time follows
+// the load; the CPU times do not, and bound what a quiet machine takes.
+type Sample struct {
+	Wall, PluginCPU, ClusterCPU time.Duration
+}
+
+// Measure runs the plugin as Run does and samples the CPU time around it.
+func (e *Env) Measure(args ...string) (Sample, error) {
+	before, err := e.clusterCPU()
+	if err != nil {
+		return Sample{}, err
+	}
+	cmd := exec.Command(e.plugin, append(args, "--kubeconfig", e.Cluster.Kubeconfig())...)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return Sample{}, fmt.Errorf("kubectl-tenant %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	s := Sample{Wall: time.Since(start), PluginCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	after, err := e.clusterCPU()
+	if err != nil {
+		return Sample{}, err
+	}
+	s.ClusterCPU = after - before
+	return s, nil
+}
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// clusterCPU sums the CPU time of the processes whose command line names
+// the cluster's directory: its API server, etcd and controllers.
+func (e *Env) clusterCPU() (time.Duration, error) {
+	dir := filepath.Dir(e.Cluster.LogDir())
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, entry := range entries {
+		if entry.Name()[0] < '0' || entry.Name()[0] > '9' {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", entry.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", entry.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// The fields after the command name, which is in parentheses and
+		// may hold spaces: state is field 3, utime 14, stime 15.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		var utime, stime int64
+		fmt.Sscan(fields[11], &utime)
+		fmt.Sscan(fields[12], &stime)
+		total += time.Duration(utime+stime) * clockTick
+	}
+	return total, nil
+}
