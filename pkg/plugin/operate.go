@@ -42,7 +42,7 @@ const (
 type operation struct {
 	verb    string // the command
 	done    string // what the name printer says of each object
-	summary string // the closing line, with the count of tenants
+	summary string // the closing line; %s is the count of tenants
 	// suspend is the spec.suspend to apply, or nil to leave it alone.
 	suspend *bool
 	// reconcile requests a reconcile, as `flux reconcile` does.
@@ -53,7 +53,7 @@ type operation struct {
 func suspendOperation() operation {
 	suspend := true
 	return operation{
-		verb: "suspend", done: "suspended", summary: "suspended %d tenants", suspend: &suspend, label: "Suspended",
+		verb: "suspend", done: "suspended", summary: "suspended %s", suspend: &suspend, label: "Suspended",
 		short: "Suspend tenants' Flux Kustomizations: Flux stops applying their template",
 		long: `Suspend the selected tenants' Flux Kustomizations (spec.suspend: true, as "flux suspend ks"
 does): Flux starts no new reconcile of them, so commits to the template are not applied to
@@ -77,7 +77,7 @@ reconcile Flux had already started finishes).`,
 func resumeOperation() operation {
 	resume := false
 	return operation{
-		verb: "resume", done: "resumed", summary: "resumed %d tenants", suspend: &resume, reconcile: true, label: "Resumed",
+		verb: "resume", done: "resumed", summary: "resumed %s", suspend: &resume, reconcile: true, label: "Resumed",
 		short: "Resume tenants' Flux Kustomizations and request a reconcile of each",
 		long: `Resume the selected tenants' Flux Kustomizations (spec.suspend: false, by the field manager
 ` + SuspendFieldManager + `) and request a reconcile of each, as "flux resume ks" does, so that
@@ -96,7 +96,7 @@ message; the exit code is then 1.`,
 
 func reconcileOperation() operation {
 	return operation{
-		verb: "reconcile", done: "reconcile requested", summary: "requested a reconcile of %d tenants", reconcile: true, label: "Requested",
+		verb: "reconcile", done: "reconcile requested", summary: "requested a reconcile of %s", reconcile: true, label: "Requested",
 		short: "Ask Flux to reconcile tenants' Kustomizations now",
 		long: `Ask Flux to reconcile the selected tenants' Kustomizations now instead of at their next
 interval: the reconcile.fluxcd.io/requestedAt annotation is set, as "flux reconcile ks"
@@ -258,7 +258,7 @@ func (o *OperateOptions) Run(ctx context.Context) error {
 		}
 	}
 	if o.output.human() {
-		fmt.Fprintf(o.Out, o.op.summary+"%s\n", len(targets)-len(patchFailures), dryRunSuffix(o.DryRun))
+		fmt.Fprintln(o.Out, fmt.Sprintf(o.op.summary, countTenants(len(targets)-len(patchFailures)))+dryRunSuffix(o.DryRun))
 	}
 
 	what := "failed"
@@ -275,6 +275,14 @@ func (o *OperateOptions) Run(ctx context.Context) error {
 		return &tenantsFailedError{failed: len(failures), total: len(namespaces), what: what}
 	}
 	return nil
+}
+
+// countTenants is "1 tenant" or "N tenants".
+func countTenants(n int) string {
+	if n == 1 {
+		return "1 tenant"
+	}
+	return fmt.Sprintf("%d tenants", n)
 }
 
 // waitReady waits until every tenant that was patched is Ready with the

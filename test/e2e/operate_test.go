@@ -111,7 +111,7 @@ func (e stepEnv) suspended(namespace string) bool {
 func dayTwoSuspendResume(e stepEnv) {
 	t := e.t
 	out := e.mustRun("suspend", "day-a")
-	if out != "day-a: kustomization.kustomize.toolkit.fluxcd.io/dummy suspended\nsuspended 1 tenants\n" {
+	if out != "day-a: kustomization.kustomize.toolkit.fluxcd.io/dummy suspended\nsuspended 1 tenant\n" {
 		t.Errorf("suspend printed %q", out)
 	}
 	if !e.suspended("day-a") {
@@ -242,7 +242,7 @@ func dayTwoSelection(e stepEnv) {
 	}
 
 	out := e.mustRun("suspend", "-l", "team=payments")
-	if out != "day-b: kustomization.kustomize.toolkit.fluxcd.io/dummy suspended\nsuspended 1 tenants\n" {
+	if out != "day-b: kustomization.kustomize.toolkit.fluxcd.io/dummy suspended\nsuspended 1 tenant\n" {
 		t.Errorf("suspend -l team=payments printed %q", out)
 	}
 	if e.suspended("plain") || e.suspended("day-a") || !e.suspended("day-b") {
