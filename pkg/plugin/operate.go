@@ -344,27 +344,22 @@ func (o *OperateOptions) patchAll(ctx context.Context, c *clients, targets []str
 	)
 	bar := newProgress(o.ErrOut, o.op.label, len(targets))
 	defer bar.clear()
-	group, groupCtx := errgroup.WithContext(ctx)
-	group.SetLimit(o.Concurrency)
-	for i, ns := range targets {
-		group.Go(func() error {
-			obj, err := o.patch(groupCtx, c, ns, requestedAt)
-			if err != nil {
-				mu.Lock()
-				failures = append(failures, tenantFailure{ns, err.Error()})
-				mu.Unlock()
-			}
-			patched[i] = obj
-			bar.add(1)
-			return nil
-		})
-	}
-	_ = group.Wait()
+	_ = o.forEach(ctx, len(targets), func(ctx context.Context, i int) error {
+		obj, err := o.patch(ctx, c, targets[i], requestedAt)
+		if err != nil {
+			mu.Lock()
+			failures = append(failures, tenantFailure{targets[i], err.Error()})
+			mu.Unlock()
+		}
+		patched[i] = obj
+		bar.add(1)
+		return nil
+	})
 	return patched, failures
 }
 
 // intent is the change made to a tenant's Kustomization, as one object:
-// what --dry-run=client prints and what a server dry run is shown as.
+// the apply patch of suspend and resume, and what --dry-run=client prints.
 func (o *OperateOptions) intent(namespace, requestedAt string) *unstructured.Unstructured {
 	obj := &unstructured.Unstructured{}
 	obj.SetAPIVersion(kustomizev1.GroupVersion.String())
@@ -456,23 +451,34 @@ func (o *OperateOptions) reconcileSources(ctx context.Context, c *clients, targe
 	if o.DryRun == DryRunServer {
 		dryRun = []string{metav1.DryRunAll}
 	}
-	for _, s := range sources {
-		var obj *unstructured.Unstructured
+	// A thousand confined tenants have a thousand sources: they are asked
+	// as the tenants are patched, --concurrency at a time.
+	requested := make([]*unstructured.Unstructured, len(sources))
+	err := o.forEach(ctx, len(sources), func(ctx context.Context, i int) error {
+		s := sources[i]
 		if o.DryRun == DryRunClient {
-			obj = &unstructured.Unstructured{}
+			obj := &unstructured.Unstructured{}
 			obj.SetAPIVersion(sourceGroupVersion.String())
 			obj.SetKind(s.kind)
 			obj.SetNamespace(s.namespace)
 			obj.SetName(s.name)
 			obj.SetAnnotations(map[string]string{meta.ReconcileRequestAnnotation: requestedAt})
-		} else {
-			var err error
-			resource := c.dynamic.Resource(sourceResource(s.kind)).Namespace(s.namespace)
-			if obj, err = requestReconcile(ctx, resource, s.name, requestedAt, dryRun); err != nil {
-				return fmt.Errorf("%s %s/%s: %w", s.kind, s.namespace, s.name, err)
-			}
+			requested[i] = obj
+			return nil
 		}
-		if err := o.output.printIn(o.Out, s.namespace, obj); err != nil {
+		resource := c.dynamic.Resource(sourceResource(s.kind)).Namespace(s.namespace)
+		obj, err := requestReconcile(ctx, resource, s.name, requestedAt, dryRun)
+		if err != nil {
+			return fmt.Errorf("%s %s/%s: %w", s.kind, s.namespace, s.name, err)
+		}
+		requested[i] = obj
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, obj := range requested {
+		if err := o.output.printIn(o.Out, sources[i].namespace, obj); err != nil {
 			return err
 		}
 	}
@@ -482,25 +488,54 @@ func (o *OperateOptions) reconcileSources(ctx context.Context, c *clients, targe
 	return o.waitSourcesHandled(ctx, c, sources, requestedAt)
 }
 
-// waitSourcesHandled polls each source until it has handled requestedAt.
-// Sources are few (one shared, or one per confined tenant), and each is
-// read with one GET per round.
+// forEach runs do for 0..n-1, --concurrency at a time, and returns the
+// first error; after one, no more are started.
+func (o *OperateOptions) forEach(ctx context.Context, n int, do func(context.Context, int) error) error {
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.SetLimit(o.Concurrency)
+	for i := range n {
+		if groupCtx.Err() != nil {
+			break
+		}
+		group.Go(func() error { return do(groupCtx, i) })
+	}
+	return group.Wait()
+}
+
+// waitSourcesHandled polls each source until it has handled requestedAt,
+// one GET each per round, --concurrency at a time: sources are one shared
+// one, or one per confined tenant, in a namespace of their own, which no
+// one list with a field selector finds.
 func (o *OperateOptions) waitSourcesHandled(ctx context.Context, c *clients, sources []sourceKey, requestedAt string) error {
 	deadline := time.Now().Add(o.Timeout)
 	pending := slices.Clone(sources)
 	for {
-		var next []sourceKey
-		for _, s := range pending {
+		handled := make([]bool, len(pending))
+		var mu sync.Mutex // serialises the warnings
+		err := o.forEach(ctx, len(pending), func(ctx context.Context, i int) error {
+			s := pending[i]
 			live, err := c.dynamic.Resource(sourceResource(s.kind)).Namespace(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
 			if err != nil {
 				return fmt.Errorf("reading %s %s/%s: %w", s.kind, s.namespace, s.name, err)
 			}
-			if handled, _, _ := unstructured.NestedString(live.Object, "status", "lastHandledReconcileAt"); handled != requestedAt {
-				next = append(next, s)
-				continue
+			if at, _, _ := unstructured.NestedString(live.Object, "status", "lastHandledReconcileAt"); at != requestedAt {
+				return nil
 			}
+			handled[i] = true
 			if ready, message := readyCondition(live); !ready {
+				mu.Lock()
 				fmt.Fprintf(o.ErrOut, "Warning: %s %s/%s is not Ready: %s\n", s.kind, s.namespace, s.name, oneLine(message))
+				mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var next []sourceKey
+		for i, s := range pending {
+			if !handled[i] {
+				next = append(next, s)
 			}
 		}
 		if pending = next; len(pending) == 0 {

@@ -37,6 +37,7 @@ func TestDayTwo(t *testing.T) {
 		{"suspend holds back a commit that reconcile applies to another tenant before the interval; resume applies it", dayTwoSuspendResume},
 		{"--wait reports the failing tenant with its message and exit 1", dayTwoWaitFailure},
 		{"on a terminal, --wait counts Ready tenants on one line and clears it", dayTwoProgress},
+		{"reconcile --with-source has the shared source fetch once, then reconciles the tenants", dayTwoWithSource},
 		{"selectors and --all touch only tenant namespaces; dry runs change nothing", dayTwoSelection},
 		{"bad input gets a one-line error and changes nothing", dayTwoBadInput},
 	} {
@@ -216,6 +217,21 @@ func dayTwoProgress(e stepEnv) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("reconcile --wait on a terminal lacks %q:\n%q", want, out)
 		}
+	}
+}
+
+// dayTwoWithSource is the step "reconcile --with-source has the shared source fetch once, then reconciles the tenants".
+func dayTwoWithSource(e stepEnv) {
+	t := e.t
+	out := e.mustRun("reconcile", "day-a", "day-b", "--with-source", "--wait")
+	source := "flux-system: gitrepository.source.toolkit.fluxcd.io/default reconcile requested\n"
+	if strings.Count(out, source) != 1 || !strings.HasPrefix(out, source) || !strings.Contains(out, "2 of 2 tenants Ready") {
+		t.Errorf("reconcile --with-source --wait printed:\n%s", out)
+	}
+	repo := e.mustGet(gitRepositoryGVR, "flux-system", "default")
+	handled, _, _ := unstructured.NestedString(repo.Object, "status", "lastHandledReconcileAt")
+	if requested := repo.GetAnnotations()["reconcile.fluxcd.io/requestedAt"]; handled != requested || requested == "" {
+		t.Errorf("the source handled %q, but %q was requested", handled, requested)
 	}
 }
 
