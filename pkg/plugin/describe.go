@@ -143,6 +143,10 @@ type DescribedVariable struct {
 type DescribedConfinement struct {
 	// Confined is true when none of the tenant's own checks FAILs.
 	Confined bool `json:"confined"`
+	// ClusterLockedDown is true when none of the cluster's checks FAIL:
+	// Flux's lockdown flags and the guardrail policy, without which a
+	// confined tenant can still get out.
+	ClusterLockedDown bool `json:"clusterLockedDown"`
 	// ServiceAccount is what Flux applies the tenant's manifests as; empty
 	// means the controller's own identity (or its default).
 	ServiceAccount  string `json:"serviceAccount,omitempty"`
@@ -657,7 +661,7 @@ func describeVariables(configMap, ks *unstructured.Unstructured) []DescribedVari
 // describeConfinement is check's view of the tenant: the facts it reads and
 // its verdicts on them, then the cluster's.
 func describeConfinement(t *tenantFacts, kustomizationName string, cluster []checkRow) DescribedConfinement {
-	out := DescribedConfinement{Quota: t.quota, LimitRange: t.limitRange, NetworkPolicy: t.networkPolicy, Confined: true, Checks: []DescribedCheck{}}
+	out := DescribedConfinement{Quota: t.quota, LimitRange: t.limitRange, NetworkPolicy: t.networkPolicy, Confined: true, ClusterLockedDown: true, Checks: []DescribedCheck{}}
 	if ks := t.kustomization; ks != nil {
 		out.ServiceAccount = ks.Spec.ServiceAccountName
 		out.SourceNamespace = sourceNamespace(t.namespace, ks.Spec.SourceRef.Namespace)
@@ -672,6 +676,9 @@ func describeConfinement(t *tenantFacts, kustomizationName string, cluster []che
 		out.Checks = append(out.Checks, DescribedCheck{Scope: row.Scope, Check: row.Check, Result: string(row.Result), Detail: row.Detail})
 	}
 	for _, row := range cluster {
+		if row.Result == checkFail {
+			out.ClusterLockedDown = false
+		}
 		out.Checks = append(out.Checks, DescribedCheck{Scope: row.Scope, Check: row.Check, Result: string(row.Result), Detail: row.Detail})
 	}
 	return out
@@ -741,7 +748,7 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	w.line(0, "Objects:")
 	rows := make([][]string, len(d.Objects))
 	for i, o := range d.Objects {
-		managers := strings.Join(o.Managers, ", ")
+		managers := strings.Join(o.Managers, ",")
 		if managers == "" {
 			managers = "-"
 		}
@@ -760,7 +767,11 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 		w.line(1, "Service Account:", orNone(ks.ServiceAccountName))
 		w.line(1, "Last Applied Revision:", orNone(ks.LastAppliedRevision))
 		w.line(1, "Last Attempted Revision:", orNone(ks.LastAttemptedRevision))
-		w.line(1, "Inventory:", fmt.Sprintf("%d entries", ks.Inventory))
+		inventory := fmt.Sprintf("%d entries", ks.Inventory)
+		if ks.Inventory == 1 {
+			inventory = "1 entry"
+		}
+		w.line(1, "Inventory:", inventory)
 		if len(ks.Conditions) == 0 {
 			w.line(1, "Conditions:", "<none>")
 		} else {
@@ -829,9 +840,13 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 }
 
 // confinedSummary is the Confined line: Yes, or No with how many of the
-// tenant's own checks FAIL.
+// tenant's own checks FAIL; and whether the cluster is locked down, without
+// which a confined tenant is not locked in.
 func confinedSummary(d *TenantDescription) string {
 	if d.Confinement.Confined {
+		if !d.Confinement.ClusterLockedDown {
+			return "Yes, but the cluster is not locked down (see Confinement)"
+		}
 		return "Yes"
 	}
 	failed, total := 0, 0

@@ -244,3 +244,20 @@ func unstructuredEvent(t *testing.T, content map[string]any) *corev1.Event {
 	}
 	return &e
 }
+
+func TestConfinedSummary(t *testing.T) {
+	d := sampleDescription()
+	for _, tc := range []struct {
+		confined, lockedDown bool
+		want                 string
+	}{
+		{true, true, "Yes"},
+		{true, false, "Yes, but the cluster is not locked down (see Confinement)"},
+		{false, true, "No (3 of 6 tenant checks FAIL; see Confinement)"},
+	} {
+		d.Confinement.Confined, d.Confinement.ClusterLockedDown = tc.confined, tc.lockedDown
+		if got := confinedSummary(d); got != tc.want {
+			t.Errorf("confined %v, locked down %v: %q, want %q", tc.confined, tc.lockedDown, got, tc.want)
+		}
+	}
+}
