@@ -3,9 +3,6 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,32 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/golden"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
-
-// assertGolden compares got with testdata/name, or rewrites the file with
-// -update.
-func assertGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test ./pkg/plugin -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, diff.Diff(string(want), string(got)))
-	}
-}
 
 var describeNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
@@ -92,7 +66,7 @@ func TestPrintDescriptionGolden(t *testing.T) {
 	if err := printDescription(&out, sampleDescription(), describeNow); err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, "describe-failing.txt", out.Bytes())
+	golden.Assert(t, "describe-failing.txt", out.Bytes())
 
 	// A tenant without its Kustomization still describes: no source, no
 	// conditions, and the Kustomization row says it is absent.
@@ -104,7 +78,7 @@ func TestPrintDescriptionGolden(t *testing.T) {
 	if err := printDescription(&out, bare, describeNow); err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, "describe-no-kustomization.txt", out.Bytes())
+	golden.Assert(t, "describe-no-kustomization.txt", out.Bytes())
 }
 
 // TestDescribePrintsTheSameFacts: -o json is the struct the text is
