@@ -126,18 +126,24 @@ func checkFormats() []string { return []string{"", "wide", "json", "yaml"} }
 // Complete takes tenant namespaces as arguments and builds the printer.
 func (o *CheckOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Selection.complete(args)
-	if format := o.outputFlags.format(); !slices.Contains(checkFormats(), format) {
-		return fmt.Errorf("invalid output format %q: check prints a table, json or yaml", format)
-	}
 	var err error
-	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	o.output, err = o.outputFlags.toReportOutput("check", "a table", checkFormats())
 	return err
+}
+
+// validateKustomizationName checks --kustomization-name of the commands
+// that read tenants' Kustomizations.
+func validateKustomizationName(name string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("invalid --kustomization-name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Validate checks the selection and the flags.
 func (o *CheckOptions) Validate() error {
-	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	if err := validateKustomizationName(o.KustomizationName); err != nil {
+		return err
 	}
 	if o.Concurrency < 1 {
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)

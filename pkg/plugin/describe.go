@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -230,18 +229,15 @@ for more than one tenant).`,
 // Complete takes tenant namespaces as arguments and builds the printer.
 func (o *DescribeOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Selection.complete(args)
-	if format := o.outputFlags.format(); !slices.Contains([]string{"", "json", "yaml"}, format) {
-		return fmt.Errorf("invalid output format %q: describe prints text, json or yaml", format)
-	}
 	var err error
-	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	o.output, err = o.outputFlags.toReportOutput("describe", "text", []string{"", "json", "yaml"})
 	return err
 }
 
 // Validate checks the selection and the flags.
 func (o *DescribeOptions) Validate() error {
-	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	if err := validateKustomizationName(o.KustomizationName); err != nil {
+		return err
 	}
 	if o.Events < 0 {
 		return fmt.Errorf("invalid --events %d: must be 0 or more", o.Events)

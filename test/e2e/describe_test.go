@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/plugin"
@@ -294,23 +295,23 @@ func describeSeveral(e stepEnv) {
 }
 
 // snapshot fingerprints what describe must not change: every namespace
-// and every Kustomization's spec, by resourceVersion and generation.
+// and every Kustomization, by resourceVersion and by generation (Flux
+// writes a Kustomization's status at will, but never its spec).
 func (e stepEnv) snapshot() map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
-	namespaces, err := e.client.Resource(namespaceGVR).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, ns := range namespaces.Items {
-		out["namespace/"+ns.GetName()] = ns.GetResourceVersion()
-	}
-	kustomizations, err := e.client.Resource(kustomizationGVR).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, ks := range kustomizations.Items {
-		out["kustomization/"+ks.GetNamespace()+"/"+ks.GetName()] = fmt.Sprint(ks.GetGeneration())
+	for _, gvr := range []schema.GroupVersionResource{namespaceGVR, kustomizationGVR} {
+		list, err := e.client.Resource(gvr).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, obj := range list.Items {
+			version := obj.GetResourceVersion()
+			if gvr == kustomizationGVR {
+				version = fmt.Sprint(obj.GetGeneration())
+			}
+			out[gvr.Resource+"/"+obj.GetNamespace()+"/"+obj.GetName()] = version
+		}
 	}
 	return out
 }
