@@ -189,11 +189,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 func (o *DiffOptions) readTenants(ctx context.Context, c *clients) ([]*liveTenant, error) {
 	reader := &liveReader{c: c, labelKey: o.Selection.LabelKey, chunkSize: o.Selection.ChunkSize}
 	if o.settings.Filename == "" {
-		var namespaces []*unstructured.Unstructured
-		err := o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
-			namespaces = append(namespaces, ns)
-			return nil
-		})
+		namespaces, err := selectLive(ctx, c, o.Selection, o.ErrOut)
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +264,7 @@ func diffTenant(ctx context.Context, a *applier, t *liveTenant, desired []*unstr
 				switch {
 				case o.Manager == FieldManager && o.Operation == metav1.ManagedFieldsOperationApply:
 					paths = append(paths, p)
-				case inSettingArea(got, p) && hasDeclarer(owners) && !declared(owners, p) && t.noteHandEdit(got, p):
+				case inSettingArea(got, p) && t.noteHandEdit(got, p):
 					paths = append(paths, p)
 					undeclared = append(undeclared, p)
 				}

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
@@ -103,15 +102,19 @@ func (o *ExportOptions) Validate() error {
 
 // Run reads the tenants back and writes or prints their renders.
 func (o *ExportOptions) Run(ctx context.Context) error {
+	// A directory export may not write to is refused before anything is read.
+	var owned []string
+	if o.To != "" {
+		var err error
+		if owned, err = readExportList(filepath.Join(o.To, kustomizationFile)); err != nil {
+			return err
+		}
+	}
 	c, err := newClients(o.configFlags, o.ErrOut, 200, 400)
 	if err != nil {
 		return err
 	}
-	var namespaces []*unstructured.Unstructured
-	err = o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
-		namespaces = append(namespaces, ns)
-		return nil
-	})
+	namespaces, err := selectLive(ctx, c, o.Selection, o.ErrOut)
 	if err != nil {
 		return err
 	}
@@ -155,19 +158,15 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 	if o.To == "" {
 		return nil
 	}
-	return o.writeTree(ctx, c, files)
+	return o.writeTree(ctx, c, files, owned)
 }
 
 // writeTree writes the tenants' files and kustomization.yaml into o.To,
 // each only when its bytes change, and removes the files it wrote before
-// for tenants that no longer exist.
-func (o *ExportOptions) writeTree(ctx context.Context, c *clients, files map[string][]byte) error {
+// (owned) for tenants that no longer exist.
+func (o *ExportOptions) writeTree(ctx context.Context, c *clients, files map[string][]byte, owned []string) error {
 	if err := os.MkdirAll(o.To, 0o755); err != nil {
 		return fmt.Errorf("--to %s: %w", o.To, err)
-	}
-	owned, err := readExportList(filepath.Join(o.To, kustomizationFile))
-	if err != nil {
-		return err
 	}
 	listed := map[string]bool{}
 	for name := range files {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sync"
@@ -39,6 +40,11 @@ type liveTenant struct {
 	// HandEdits are the tenant's fields that only a manager other than
 	// kubectl-tenant and kustomize-controller owns.
 	HandEdits []handEdit
+	// declaredAnywhere is set when a declarer wrote any of the tenant's
+	// objects: its objects that no declarer wrote were then made by hand.
+	// A tenant no declarer wrote at all (made by the demo's recipe) is
+	// taken as it is.
+	declaredAnywhere bool
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses; a render of Settings leaves them out.
 	Inexpressible []string
@@ -111,6 +117,22 @@ type liveReader struct {
 	// otherwise it is the one that reads tenant-vars.
 	kustomizationName string
 	chunkSize         int64
+}
+
+// selectLive collects the selected tenant namespaces for reading back. A
+// namespace being deleted is a tenant on its way out, with nothing left to
+// compare or write down: it is skipped, with a note.
+func selectLive(ctx context.Context, c *clients, s *tenantSelection, errOut io.Writer) ([]*unstructured.Unstructured, error) {
+	var namespaces []*unstructured.Unstructured
+	err := s.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+		if ns.GetDeletionTimestamp() != nil {
+			fmt.Fprintf(errOut, "tenant %s is being deleted: skipped\n", ns.GetName())
+			return nil
+		}
+		namespaces = append(namespaces, ns)
+		return nil
+	})
+	return namespaces, err
 }
 
 // liveList is one list the reader makes, and where its items go.
@@ -364,6 +386,9 @@ func ownSourceRef(ks *unstructured.Unstructured) (render.SourceRef, bool) {
 // settle reads the settings out of a tenant's objects, notes which of
 // them were changed by hand, and what no flag expresses.
 func (r *liveReader) settle(t *liveTenant) {
+	t.declaredAnywhere = slices.ContainsFunc(t.Objects.all(), func(obj *unstructured.Unstructured) bool {
+		return hasDeclarer(fieldOwners(obj))
+	})
 	o := render.DefaultTenantOptions()
 	o.Namespace, o.LabelKey = t.Namespace, r.labelKey
 	o.Name = t.Objects.Namespace.GetLabels()[r.labelKey]
@@ -462,7 +487,7 @@ func setVar(vars map[string]string, key, value string) map[string]string {
 // hand, and records it. An object no declarer wrote is taken as it is.
 func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath) bool {
 	owners := fieldOwners(obj)
-	if !hasDeclarer(owners) {
+	if !t.declaredAnywhere {
 		return false
 	}
 	editor, ok := handEditor(owners, path)
@@ -591,9 +616,6 @@ func (t *liveTenant) noteDrift() {
 			continue
 		}
 		owners := fieldOwners(live)
-		if !hasDeclarer(owners) {
-			continue
-		}
 		wantPaths := leafPaths(want.Object)
 		for _, p := range wantPaths {
 			if t.noteHandEdit(live, p) || !declared(owners, p) {
@@ -610,7 +632,8 @@ func (t *liveTenant) noteDrift() {
 				continue
 			}
 			for _, p := range o.leaves() {
-				if isFluxBookkeeping(p) {
+				// An empty field (Flux applies a Namespace's spec: {}) sets nothing.
+				if v, _ := valueAt(live.Object, p); isFluxBookkeeping(p) || isZero(v) {
 					continue
 				}
 				if !slices.ContainsFunc(wantPaths, func(w fieldPath) bool { return hasPrefix(w, p) || hasPrefix(p, w) }) {
