@@ -103,7 +103,7 @@ func run(cfg config, phase string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		steps = []func() error{b.addLive, b.bulkAdd, b.listAtScale, b.deleteMany, b.checkAtScale}
+		steps = []func() error{b.addLive, b.bulkAdd, b.listAtScale, b.deleteMany, b.checkAtScale, b.diffExportAtScale}
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
