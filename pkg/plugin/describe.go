@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -51,11 +50,6 @@ const defaultDescribeEvents = 10
 // describes several; each costs about ten requests.
 const describeConcurrency = 8
 
-// kustomizeControllerManager is the field manager of Flux's own
-// server-side applies, which makes a tenant applied from git (GitOps)
-// managed as much as one applied by the plugin.
-const kustomizeControllerManager = "kustomize-controller"
-
 var eventGVR = corev1.SchemeGroupVersion.WithResource("events")
 
 // TenantDescription is everything describe says about one tenant. The text
@@ -73,9 +67,15 @@ type TenantDescription struct {
 	// Kustomization is nil when the tenant has none by that name.
 	Kustomization *DescribedKustomization `json:"kustomization,omitempty"`
 	// Source is what the Kustomization builds from; nil without one.
-	Source      *DescribedSource     `json:"source,omitempty"`
-	Variables   []DescribedVariable  `json:"variables"`
-	Confinement DescribedConfinement `json:"confinement"`
+	Source    *DescribedSource    `json:"source,omitempty"`
+	Variables []DescribedVariable `json:"variables"`
+	// HandEdits are the tenant's fields that someone other than its
+	// declarers changed, as live.go reads them back for diff and export.
+	HandEdits []handEdit `json:"handEdits"`
+	// Inexpressible are what the tenant's declarers set that no flag of
+	// add expresses.
+	Inexpressible []string             `json:"inexpressible"`
+	Confinement   DescribedConfinement `json:"confinement"`
 	// Events are the last events of the Kustomization and the namespace,
 	// oldest first.
 	Events []DescribedEvent `json:"events"`
@@ -245,19 +245,25 @@ func (o *DescribeOptions) Validate() error {
 	return o.Selection.validate()
 }
 
-// Run reads what check reads, each kind once for all selected tenants,
-// then the rest of each tenant, a few tenants at a time, and prints one
-// description per tenant.
+// Run reads, each kind once for all selected tenants, what check judges
+// and what live.go reads back of a tenant, then each tenant's source and
+// events, a few tenants at a time, and prints one description per tenant.
 func (o *DescribeOptions) Run(ctx context.Context) error {
 	c, err := newClients(o.configFlags, o.ErrOut, 50, 100)
 	if err != nil {
 		return err
 	}
-	facts, err := gatherFacts(ctx, c, o.Selection, o.KustomizationName)
+	// The selection first, on its own: its one-line errors (a namespace
+	// that is not a tenant's) must not race the reads below.
+	var namespaces []*unstructured.Unstructured
+	err = o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+		namespaces = append(namespaces, ns) // a tenant being deleted too, as Terminating
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if len(facts.tenants) == 0 {
+	if len(namespaces) == 0 {
 		if o.Selection.Name != "" {
 			return fmt.Errorf("tenant not found: no namespace has label %s=%s", o.Selection.LabelKey, o.Selection.Name)
 		}
@@ -265,21 +271,46 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "No tenants found.")
 		return nil
 	}
+	var (
+		facts   *checkFacts
+		tenants []*liveTenant
+	)
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.Go(func() (err error) {
+		facts, err = gatherFacts(groupCtx, c, o.Selection, o.KustomizationName)
+		return err
+	})
+	group.Go(func() (err error) {
+		reader := &liveReader{c: c, labelKey: o.Selection.LabelKey, kustomizationName: o.KustomizationName, chunkSize: o.Selection.ChunkSize}
+		tenants, err = reader.read(groupCtx, namespaces)
+		return err
+	})
+	if err := group.Wait(); err != nil {
+		return err
+	}
 	raw, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(c.config))
 	if err != nil {
 		return err
 	}
-	namespaceEvents, err := o.namespaceEvents(ctx, raw, facts.tenants)
+	namespaceEvents, err := o.namespaceEvents(ctx, raw, tenants)
 	if err != nil {
 		return err
 	}
+	factsOf := make(map[string]*tenantFacts, len(facts.tenants))
+	for _, t := range facts.tenants {
+		factsOf[t.namespace] = t
+	}
 	r := tenantReader{c: c, raw: raw, kustomizationName: o.KustomizationName, events: o.Events, cluster: clusterRows(facts.cluster)}
-	descriptions := make([]*TenantDescription, len(facts.tenants))
-	group, groupCtx := errgroup.WithContext(ctx)
+	descriptions := make([]*TenantDescription, len(tenants))
+	group, groupCtx = errgroup.WithContext(ctx)
 	group.SetLimit(describeConcurrency)
-	for i, t := range facts.tenants {
+	for i, t := range tenants {
+		f := factsOf[t.Namespace]
+		if f == nil { // a tenant that appeared between the two reads
+			f = &tenantFacts{namespace: t.Namespace, name: t.Settings.Name}
+		}
 		group.Go(func() error {
-			d, err := r.describeTenant(groupCtx, t, namespaceEvents[t.namespace])
+			d, err := r.describeTenant(groupCtx, t, f, namespaceEvents[t.Namespace])
 			descriptions[i] = d
 			return err
 		})
@@ -322,18 +353,18 @@ func (o *DescribeOptions) print(descriptions []*TenantDescription, now time.Time
 // namespaceEvents reads the events of the tenants' Namespace objects, which
 // are recorded in whichever namespace the recorder chose (usually
 // default): by name for one tenant, else one paged list for all of them.
-func (o *DescribeOptions) namespaceEvents(ctx context.Context, raw rest.Interface, tenants []*tenantFacts) (map[string][]DescribedEvent, error) {
+func (o *DescribeOptions) namespaceEvents(ctx context.Context, raw rest.Interface, tenants []*liveTenant) (map[string][]DescribedEvent, error) {
 	out := map[string][]DescribedEvent{}
 	if o.Events == 0 {
 		return out, nil
 	}
 	selector := fields.Set{"involvedObject.kind": "Namespace"}
 	if len(tenants) == 1 {
-		selector["involvedObject.name"] = tenants[0].namespace
+		selector["involvedObject.name"] = tenants[0].Namespace
 	}
 	wanted := map[string]bool{}
 	for _, t := range tenants {
-		wanted[t.namespace] = true
+		wanted[t.Namespace] = true
 	}
 	err := eachEvent(ctx, raw, "", selector, func(e *corev1.Event) {
 		if wanted[e.InvolvedObject.Name] {
@@ -399,7 +430,8 @@ func lastEvents(events []DescribedEvent, n int) []DescribedEvent {
 	return events
 }
 
-// tenantReader reads the rest of one tenant, beyond check's facts.
+// tenantReader reads what live.go and check's facts leave out of a
+// tenant: a source outside its namespace, and its Kustomization's events.
 type tenantReader struct {
 	c                 *clients
 	raw               rest.Interface
@@ -408,87 +440,38 @@ type tenantReader struct {
 	cluster           []checkRow
 }
 
-// describeTenant reads a tenant's objects side by side and describes it.
-func (r tenantReader) describeTenant(ctx context.Context, t *tenantFacts, namespaceEvents []DescribedEvent) (*TenantDescription, error) {
-	ns := t.namespace
-	d := &TenantDescription{APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind, Tenant: t.name, Namespace: ns}
-	var (
-		namespace, configMap, kustomization, source *unstructured.Unstructured
-		serviceAccount, roleBinding                 *metav1.PartialObjectMetadata
-		guardrails                                  = make([]*metav1.PartialObjectMetadata, 3)
-		events                                      = slices.Clone(namespaceEvents)
-	)
-	get := func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
-		obj, err := r.c.dynamic.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s %s/%s: %w", gvr.Resource, namespace, name, err)
-		}
-		return obj, nil
-	}
-	getMetadata := func(ctx context.Context, gvr schema.GroupVersionResource, name string) (*metav1.PartialObjectMetadata, error) {
-		obj, err := r.c.metadata.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s %s/%s: %w", gvr.Resource, ns, name, err)
-		}
-		return obj, nil
+// describeTenant describes a tenant read back by live.go, judged by check's
+// facts f.
+func (r tenantReader) describeTenant(ctx context.Context, t *liveTenant, f *tenantFacts, namespaceEvents []DescribedEvent) (*TenantDescription, error) {
+	objs := t.Objects
+	ns, ks := objs.Namespace, objs.Kustomization
+	d := &TenantDescription{APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind, Tenant: t.Settings.Name, Namespace: t.Namespace}
+	source := objs.Source
+	var ref render.SourceRef
+	if ks != nil {
+		fields, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
+		ref = render.SourceRef{Kind: fields["kind"], Name: fields["name"], Namespace: sourceNamespace(t.Namespace, fields["namespace"])}
 	}
 	group, ctx := errgroup.WithContext(ctx)
-	group.Go(func() (err error) {
-		namespace, err = r.c.dynamic.Resource(namespaceGVR).Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("tenant not found: namespace %q does not exist", ns)
-		}
-		return err
-	})
-	group.Go(func() (err error) {
-		configMap, err = get(ctx, configMapGVR, ns, render.TenantVarsConfigMapName)
-		return err
-	})
-	group.Go(func() (err error) {
-		serviceAccount, err = getMetadata(ctx, corev1.SchemeGroupVersion.WithResource("serviceaccounts"), ns)
-		return err
-	})
-	group.Go(func() (err error) {
-		roleBinding, err = getMetadata(ctx, roleBindingGVR, ns+"-reconciler")
-		return err
-	})
-	group.Go(func() (err error) {
-		if t.kustomization == nil {
-			return nil // check's list found none, so neither would a GET
-		}
-		if kustomization, err = get(ctx, kustomizationGVR, ns, r.kustomizationName); err != nil || kustomization == nil {
-			return err
-		}
-		ref := t.kustomization.Spec.SourceRef
-		if ref.Kind == "" || ref.Name == "" {
+	if source == nil && ref.Kind != "" && ref.Name != "" {
+		// The shared source, which live.go leaves out: it is not the tenant's.
+		group.Go(func() error {
+			obj, err := r.c.dynamic.Resource(sourceResource(ref.Kind)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("reading %s %s: %w", ref.Kind, ref, err)
+			}
+			source = obj
 			return nil
-		}
-		source, err = get(ctx, sourceResource(ref.Kind), sourceNamespace(ns, ref.Namespace), ref.Name)
-		return err
-	})
-	for i, g := range []struct {
-		gvr     schema.GroupVersionResource
-		name    string
-		present bool
-	}{{resourceQuotaGVR, render.QuotaName, t.quota}, {limitRangeGVR, render.LimitRangeName, t.limitRange}, {networkPolicyGVR, render.NetworkPolicyName, t.networkPolicy}} {
-		if g.present {
-			group.Go(func() (err error) {
-				guardrails[i], err = getMetadata(ctx, g.gvr, g.name)
-				return err
-			})
-		}
+		})
 	}
 	var kustomizationEvents []DescribedEvent
-	if r.events > 0 && t.kustomization != nil {
+	if r.events > 0 && ks != nil {
 		group.Go(func() error {
-			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": r.kustomizationName, "involvedObject.namespace": ns}
-			return eachEvent(ctx, r.raw, ns, selector, func(e *corev1.Event) {
+			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": ks.GetName(), "involvedObject.namespace": t.Namespace}
+			return eachEvent(ctx, r.raw, t.Namespace, selector, func(e *corev1.Event) {
 				kustomizationEvents = append(kustomizationEvents, describeEvent(e))
 			})
 		})
@@ -497,30 +480,36 @@ func (r tenantReader) describeTenant(ctx context.Context, t *tenantFacts, namesp
 		return nil, err
 	}
 
-	d.Phase, _, _ = unstructured.NestedString(namespace.Object, "status", "phase")
-	d.Created = namespace.GetCreationTimestamp()
+	d.Phase, _, _ = unstructured.NestedString(ns.Object, "status", "phase")
+	d.Created = ns.GetCreationTimestamp()
+	kustomizationName := r.kustomizationName
+	if ks != nil {
+		kustomizationName = ks.GetName()
+	}
 	d.Objects = []DescribedObject{
-		describeObject("Namespace", ns, namespace),
-		describeObject("ConfigMap", render.TenantVarsConfigMapName, configMap),
-		describeObject("ServiceAccount", ns, serviceAccount),
-		describeObject("RoleBinding", ns+"-reconciler", roleBinding),
-		describeObject("Kustomization", r.kustomizationName, kustomization),
+		describeObject("Namespace", t.Namespace, ns),
+		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap),
+		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount),
+		describeObject("RoleBinding", t.Namespace+"-reconciler", objs.RoleBinding),
+		describeObject("Kustomization", kustomizationName, ks),
 	}
-	if kustomization != nil {
-		d.Kustomization = describeKustomization(kustomization)
-		d.Source = describeSource(t, source)
-		if d.Source.Namespace == ns {
-			d.Objects = append(d.Objects, describeObject(d.Source.Kind, d.Source.Name, source))
+	if ks != nil {
+		d.Kustomization = describeKustomization(ks)
+		d.Source = describeSource(ref, source)
+		if ref.Namespace == t.Namespace {
+			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source))
 		}
 	}
-	for i, kind := range []string{"ResourceQuota", "LimitRange", "NetworkPolicy"} {
-		if g := guardrails[i]; g != nil {
-			d.Objects = append(d.Objects, describeObject(kind, g.Name, g))
+	for _, obj := range append([]*unstructured.Unstructured{objs.Quota, objs.LimitRange, objs.NetworkPolicy}, append(objs.Secrets, objs.Others...)...) {
+		if obj != nil {
+			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj))
 		}
 	}
-	d.Variables = describeVariables(configMap, kustomization)
-	d.Confinement = describeConfinement(t, r.kustomizationName, r.cluster)
-	d.Events = lastEvents(append(events, kustomizationEvents...), r.events)
+	d.Variables = describeVariables(objs.ConfigMap, ks)
+	d.HandEdits = append([]handEdit{}, t.HandEdits...)
+	d.Inexpressible = append([]string{}, t.Inexpressible...)
+	d.Confinement = describeConfinement(f, r.kustomizationName, r.cluster)
+	d.Events = lastEvents(append(slices.Clone(namespaceEvents), kustomizationEvents...), r.events)
 	return d, nil
 }
 
@@ -534,38 +523,23 @@ func sourceNamespace(own, ref string) string {
 }
 
 // describeObject says whether obj is there and who manages it; obj is nil
-// when it is absent.
-func describeObject(kind, name string, obj metav1.Object) DescribedObject {
+// when it is absent. Managed means a declarer wrote it: kubectl-tenant, or
+// Flux applying it from git.
+func describeObject(kind, name string, obj *unstructured.Unstructured) DescribedObject {
 	out := DescribedObject{Kind: kind, Name: name}
-	if obj == nil || isNilPointer(obj) {
+	if obj == nil {
 		return out
 	}
 	out.Present = true
+	out.Managed = hasDeclarer(fieldOwners(obj))
 	for _, f := range obj.GetManagedFields() {
 		// Status writes are a controller's report on the object, not a
 		// claim on it.
-		if f.Subresource != "" {
-			continue
-		}
-		if !slices.Contains(out.Managers, f.Manager) {
+		if f.Subresource == "" && !slices.Contains(out.Managers, f.Manager) {
 			out.Managers = append(out.Managers, f.Manager)
-		}
-		if f.Manager == FieldManager || (f.Manager == kustomizeControllerManager && f.Operation == metav1.ManagedFieldsOperationApply) {
-			out.Managed = true
 		}
 	}
 	return out
-}
-
-// isNilPointer tells a typed nil inside the interface from an object.
-func isNilPointer(obj metav1.Object) bool {
-	switch o := obj.(type) {
-	case *unstructured.Unstructured:
-		return o == nil
-	case *metav1.PartialObjectMetadata:
-		return o == nil
-	}
-	return false
 }
 
 // describeKustomization reads the Kustomization's spec and status.
@@ -611,9 +585,8 @@ func describeConditions(obj *unstructured.Unstructured) []DescribedCondition {
 
 // describeSource reads the Kustomization's source; src is nil when it is
 // absent.
-func describeSource(t *tenantFacts, src *unstructured.Unstructured) *DescribedSource {
-	ref := t.kustomization.Spec.SourceRef
-	out := &DescribedSource{Kind: ref.Kind, Name: ref.Name, Namespace: sourceNamespace(t.namespace, ref.Namespace)}
+func describeSource(ref render.SourceRef, src *unstructured.Unstructured) *DescribedSource {
+	out := &DescribedSource{Kind: ref.Kind, Name: ref.Name, Namespace: ref.Namespace}
 	if src == nil {
 		return out
 	}
@@ -801,6 +774,23 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 			rows[i] = []string{v.Name, v.Value, v.From}
 		}
 		w.table(1, []string{"Name", "Value", "From"}, rows)
+	}
+
+	if len(d.HandEdits) == 0 {
+		w.line(0, "Hand Edits:", "<none>")
+	} else {
+		w.line(0, "Hand Edits:")
+		rows := make([][]string, len(d.HandEdits))
+		for i, e := range d.HandEdits {
+			rows[i] = []string{e.Object, e.Field, e.Manager, orNone(e.Time)}
+		}
+		w.table(1, []string{"Object", "Field", "Manager", "Time"}, rows)
+	}
+	if len(d.Inexpressible) > 0 {
+		w.line(0, "Not Expressible by add:")
+		for _, x := range d.Inexpressible {
+			w.line(1, oneLine(x))
+		}
 	}
 
 	c := d.Confinement

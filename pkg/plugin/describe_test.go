@@ -54,7 +54,9 @@ func sampleDescription() *TenantDescription {
 			{Name: "PER_TENANT_SUBST", Value: `This tenant name is "sometenant"`, From: "ConfigMap/tenant-vars"},
 			{Name: "SUBST_LITERAL", Value: "sometenant", From: "Kustomization/dummy"},
 		},
-		Confinement: describeConfinement(facts, "dummy", cluster),
+		HandEdits:     []handEdit{{Object: "ConfigMap tenant-vars", Field: "data.REGION", Manager: "kubectl-edit", Time: "2026-11-27T11:00:00Z", Setting: true}},
+		Inexpressible: []string{"RoleBinding foo-reconciler: binds Role custom; add binds a ClusterRole"},
+		Confinement:   describeConfinement(facts, "dummy", cluster),
 		Events: []DescribedEvent{
 			{Type: "Warning", Reason: "ArtifactFailed", Object: "Kustomization/dummy", From: "kustomize-controller", Message: "kustomization path not found", Count: 4, First: ago(3 * time.Minute), Last: ago(30 * time.Second)},
 		},
@@ -71,7 +73,7 @@ func TestPrintDescriptionGolden(t *testing.T) {
 	// A tenant without its Kustomization still describes: no source, no
 	// conditions, and the Kustomization row says it is absent.
 	bare := sampleDescription()
-	bare.Kustomization, bare.Source, bare.Events, bare.Variables = nil, nil, nil, nil
+	bare.Kustomization, bare.Source, bare.Events, bare.Variables, bare.HandEdits, bare.Inexpressible = nil, nil, nil, nil, nil, nil
 	bare.Objects[4] = DescribedObject{Kind: "Kustomization", Name: "dummy"}
 	bare.Confinement = describeConfinement(&tenantFacts{namespace: "foo", name: "sometenant", quota: true}, "dummy", nil)
 	out.Reset()
@@ -188,24 +190,24 @@ func TestDescribeEventReadsBothEventAPIs(t *testing.T) {
 
 func TestDescribeObjectManagers(t *testing.T) {
 	obj := &unstructured.Unstructured{}
+	spec := &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:path":{}}}`)}
 	obj.SetManagedFields([]metav1.ManagedFieldsEntry{
-		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate},
-		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status"},
-		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate},
+		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: spec},
+		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: spec},
+		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: spec},
 	})
 	if got := describeObject("Kustomization", "dummy", obj); !got.Present || got.Managed || !slices.Equal(got.Managers, []string{"kustomize-controller", "kubectl-edit"}) {
 		t.Errorf("finalizer and edit writes: %+v, want present, not managed", got)
 	}
-	obj.SetManagedFields(append(obj.GetManagedFields(), metav1.ManagedFieldsEntry{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationApply}))
+	obj.SetManagedFields(append(obj.GetManagedFields(), metav1.ManagedFieldsEntry{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}))
 	if got := describeObject("Kustomization", "dummy", obj); !got.Managed {
 		t.Errorf("applied by Flux from git: %+v, want managed", got)
 	}
-	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply}})
+	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}})
 	if got := describeObject("Kustomization", "dummy", obj); !got.Managed {
 		t.Errorf("applied by kubectl-tenant: %+v, want managed", got)
 	}
-	var absent *metav1.PartialObjectMetadata
-	if got := describeObject("ResourceQuota", render.QuotaName, absent); got.Present || got.Managed {
+	if got := describeObject("ResourceQuota", render.QuotaName, nil); got.Present || got.Managed {
 		t.Errorf("absent: %+v", got)
 	}
 }

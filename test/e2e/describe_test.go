@@ -28,6 +28,7 @@ func TestDescribe(t *testing.T) {
 	}{
 		{"bootstrap, and four tenants: Ready, failing, suspended and confined", describeSetUp},
 		{"describe shows a Ready tenant's objects, Flux state, source and variables", describeReady},
+		{"describe shows a variable changed by hand, as live.go reads it back", describeHandEdit},
 		{"describe shows a failing tenant's Ready=False with Flux's message, and its events", describeFailing},
 		{"describe shows a suspended tenant as suspended", describeSuspended},
 		{"describe shows a confined tenant as confined, with its own source", describeConfined},
@@ -173,6 +174,29 @@ func describeReady(e stepEnv) {
 	}
 	if byName := e.describeJSON("--tenant-name", "readytenant"); byName.Namespace != "ready" {
 		t.Errorf("describe --tenant-name readytenant described %q", byName.Namespace)
+	}
+}
+
+// describeHandEdit is the step "describe shows a variable changed by hand, as live.go reads it back".
+func describeHandEdit(e stepEnv) {
+	t := e.t
+	patch := []byte(`{"data":{"REGION":"us-east-1"}}`)
+	if _, err := e.client.Resource(configMapGVR).Namespace("ready").Patch(context.Background(), "tenant-vars", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatalf("editing ready/tenant-vars: %v", err)
+	}
+	out := e.mustRun("describe", "ready")
+	for _, row := range [][]string{
+		{"ConfigMap", "tenant-vars", "Yes", "Yes", "kubectl-tenant,kubectl-edit"},
+		{"REGION", "us-east-1", "ConfigMap/tenant-vars"},
+		{"ConfigMap", "tenant-vars", "data.REGION", "kubectl-edit"},
+	} {
+		if !tableHasRow(out, row...) {
+			t.Errorf("describe ready after a hand edit lacks the row %v:\n%s", row, out)
+		}
+	}
+	d := e.describeJSON("ready")
+	if len(d.HandEdits) != 1 || d.HandEdits[0].Object != "ConfigMap tenant-vars" || d.HandEdits[0].Field != "data.REGION" || d.HandEdits[0].Manager != "kubectl-edit" {
+		t.Errorf("-o json handEdits = %+v, want data.REGION by kubectl-edit", d.HandEdits)
 	}
 }
 
