@@ -449,8 +449,8 @@ func (r tenantReader) describeTenant(ctx context.Context, t *liveTenant, f *tena
 	source := objs.Source
 	var ref render.SourceRef
 	if ks != nil {
-		fields, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
-		ref = render.SourceRef{Kind: fields["kind"], Name: fields["name"], Namespace: sourceNamespace(t.Namespace, fields["namespace"])}
+		sourceRef, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
+		ref = render.SourceRef{Kind: sourceRef["kind"], Name: sourceRef["name"], Namespace: sourceNamespace(t.Namespace, sourceRef["namespace"])}
 	}
 	group, ctx := errgroup.WithContext(ctx)
 	if source == nil && ref.Kind != "" && ref.Name != "" {
@@ -714,16 +714,13 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	w.line(0, "Age:", age(d.Created))
 	w.line(0, "Confined:", confinedSummary(d))
 
-	w.line(0, "Objects:")
-	rows := make([][]string, len(d.Objects))
-	for i, o := range d.Objects {
+	section(w, 0, "Objects:", []string{"Kind", "Name", "Present", "Managed", "Managers"}, d.Objects, func(o DescribedObject) []string {
 		managers := strings.Join(o.Managers, ",")
 		if managers == "" {
 			managers = "-"
 		}
-		rows[i] = []string{o.Kind, o.Name, yesNo(o.Present), yesNo(o.Managed), managers}
-	}
-	w.table(1, []string{"Kind", "Name", "Present", "Managed", "Managers"}, rows)
+		return []string{o.Kind, o.Name, yesNo(o.Present), yesNo(o.Managed), managers}
+	})
 
 	if ks := d.Kustomization; ks == nil {
 		w.line(0, "Kustomization:", "<none>")
@@ -741,16 +738,9 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 			inventory = "1 entry"
 		}
 		w.line(1, "Inventory:", inventory)
-		if len(ks.Conditions) == 0 {
-			w.line(1, "Conditions:", "<none>")
-		} else {
-			w.line(1, "Conditions:")
-			rows := make([][]string, len(ks.Conditions))
-			for i, c := range ks.Conditions {
-				rows[i] = []string{c.Type, c.Status, c.Reason, c.Message, age(c.LastTransitionTime)}
-			}
-			w.table(2, []string{"Type", "Status", "Reason", "Message", "Age"}, rows)
-		}
+		section(w, 1, "Conditions:", []string{"Type", "Status", "Reason", "Message", "Age"}, ks.Conditions, func(c DescribedCondition) []string {
+			return []string{c.Type, c.Status, c.Reason, c.Message, age(c.LastTransitionTime)}
+		})
 	}
 
 	if s := d.Source; s != nil {
@@ -765,27 +755,12 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 		}
 	}
 
-	if len(d.Variables) == 0 {
-		w.line(0, "Variables:", "<none>")
-	} else {
-		w.line(0, "Variables:")
-		rows := make([][]string, len(d.Variables))
-		for i, v := range d.Variables {
-			rows[i] = []string{v.Name, v.Value, v.From}
-		}
-		w.table(1, []string{"Name", "Value", "From"}, rows)
-	}
-
-	if len(d.HandEdits) == 0 {
-		w.line(0, "Hand Edits:", "<none>")
-	} else {
-		w.line(0, "Hand Edits:")
-		rows := make([][]string, len(d.HandEdits))
-		for i, e := range d.HandEdits {
-			rows[i] = []string{e.Object, e.Field, e.Manager, orNone(e.Time)}
-		}
-		w.table(1, []string{"Object", "Field", "Manager", "Time"}, rows)
-	}
+	section(w, 0, "Variables:", []string{"Name", "Value", "From"}, d.Variables, func(v DescribedVariable) []string {
+		return []string{v.Name, v.Value, v.From}
+	})
+	section(w, 0, "Hand Edits:", []string{"Object", "Field", "Manager", "Time"}, d.HandEdits, func(e handEdit) []string {
+		return []string{e.Object, e.Field, e.Manager, orNone(e.Time)}
+	})
 	if len(d.Inexpressible) > 0 {
 		w.line(0, "Not Expressible by add:")
 		for _, x := range d.Inexpressible {
@@ -801,28 +776,33 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	w.line(1, "Quota:", yesNo(c.Quota))
 	w.line(1, "Limit Range:", yesNo(c.LimitRange))
 	w.line(1, "Network Policy:", yesNo(c.NetworkPolicy))
-	w.line(1, "Checks:")
-	rows = make([][]string, len(c.Checks))
-	for i, r := range c.Checks {
-		rows[i] = []string{r.Scope, r.Check, r.Result, r.Detail}
-	}
-	w.table(2, []string{"Scope", "Check", "Result", "Detail"}, rows)
+	section(w, 1, "Checks:", []string{"Scope", "Check", "Result", "Detail"}, c.Checks, func(r DescribedCheck) []string {
+		return []string{r.Scope, r.Check, r.Result, r.Detail}
+	})
 
-	if len(d.Events) == 0 {
-		w.line(0, "Events:", "<none>")
-	} else {
-		w.line(0, "Events:")
-		rows := make([][]string, len(d.Events))
-		for i, e := range d.Events {
-			interval := age(e.First)
-			if e.Count > 1 {
-				interval = fmt.Sprintf("%s (x%d over %s)", age(e.Last), e.Count, age(e.First))
-			}
-			rows[i] = []string{e.Type, e.Reason, interval, e.From, e.Message}
+	section(w, 0, "Events:", []string{"Type", "Reason", "Age", "From", "Message"}, d.Events, func(e DescribedEvent) []string {
+		interval := age(e.First)
+		if e.Count > 1 {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(e.Last), e.Count, age(e.First))
 		}
-		w.table(1, []string{"Type", "Reason", "Age", "From", "Message"}, rows)
-	}
+		return []string{e.Type, e.Reason, interval, e.From, e.Message}
+	})
 	return w.tw.Flush()
+}
+
+// section writes label and a table of items, one row each, or "label:
+// <none>" without any.
+func section[T any](w *describeWriter, level int, label string, header []string, items []T, row func(T) []string) {
+	if len(items) == 0 {
+		w.line(level, label, "<none>")
+		return
+	}
+	rows := make([][]string, len(items))
+	for i, item := range items {
+		rows[i] = row(item)
+	}
+	w.line(level, label)
+	w.table(level+1, header, rows)
 }
 
 // confinedSummary is the Confined line: Yes, or No with how many of the
