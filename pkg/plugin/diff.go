@@ -253,7 +253,7 @@ func diffTenant(ctx context.Context, a *applier, t *liveTenant, desired []*unstr
 			out = append(out, objectDiff{name: diffFileName(want), desired: project(want.Object, wantPaths)})
 			continue
 		}
-		owners := fieldOwners(got)
+		owners := t.ownersOf(got)
 		paths := slices.Clone(wantPaths)
 		var undeclared []fieldPath // hand edits the render does not set
 		for _, o := range owners {

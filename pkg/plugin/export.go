@@ -135,6 +135,11 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 		for _, what := range t.Inexpressible {
 			fmt.Fprintf(o.ErrOut, "warning: tenant %s: not exported: %s\n", t.Namespace, what)
 		}
+		if c := t.Settings.Confinement; c != nil {
+			for _, secret := range c.Source.Secrets {
+				fmt.Fprintf(o.ErrOut, "warning: tenant %s: the export holds the credentials of Secret %s (copied by --copy-source-secret): encrypt it (for example with SOPS) before it goes to git\n", t.Namespace, secret.Name)
+			}
+		}
 		objs, err := t.render(t.Settings)
 		if err != nil {
 			return err

@@ -45,6 +45,9 @@ type liveTenant struct {
 	// A tenant no declarer wrote at all (made by the demo's recipe) is
 	// taken as it is.
 	declaredAnywhere bool
+	// owners caches each object's parsed managedFields: settling a tenant
+	// asks about the same few objects dozens of times.
+	owners map[*unstructured.Unstructured][]fieldOwner
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses; a render of Settings leaves them out.
 	Inexpressible []string
@@ -387,7 +390,7 @@ func ownSourceRef(ks *unstructured.Unstructured) (render.SourceRef, bool) {
 // them were changed by hand, and what no flag expresses.
 func (r *liveReader) settle(t *liveTenant) {
 	t.declaredAnywhere = slices.ContainsFunc(t.Objects.all(), func(obj *unstructured.Unstructured) bool {
-		return hasDeclarer(fieldOwners(obj))
+		return hasDeclarer(t.ownersOf(obj))
 	})
 	o := render.DefaultTenantOptions()
 	o.Namespace, o.LabelKey = t.Namespace, r.labelKey
@@ -483,10 +486,22 @@ func setVar(vars map[string]string, key, value string) map[string]string {
 	return vars
 }
 
+// ownersOf parses obj's managedFields once.
+func (t *liveTenant) ownersOf(obj *unstructured.Unstructured) []fieldOwner {
+	if owners, ok := t.owners[obj]; ok {
+		return owners
+	}
+	if t.owners == nil {
+		t.owners = map[*unstructured.Unstructured][]fieldOwner{}
+	}
+	t.owners[obj] = fieldOwners(obj)
+	return t.owners[obj]
+}
+
 // noteHandEdit reports whether the field at path of obj was changed by
 // hand, and records it. An object no declarer wrote is taken as it is.
 func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath) bool {
-	owners := fieldOwners(obj)
+	owners := t.ownersOf(obj)
 	if !t.declaredAnywhere {
 		return false
 	}
@@ -521,7 +536,7 @@ func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
 	live, declared = &render.Confinement{}, &render.Confinement{}
 	if src := t.Objects.Source; src != nil {
 		spec, _, _ := unstructured.NestedMap(src.Object, "spec")
-		owners := fieldOwners(src)
+		owners := t.ownersOf(src)
 		var all, decl []fieldPath
 		for _, p := range leafPaths(map[string]any{"spec": spec}) {
 			if !hasDeclarer(owners) {
@@ -615,7 +630,7 @@ func (t *liveTenant) noteDrift() {
 		if want == nil {
 			continue
 		}
-		owners := fieldOwners(live)
+		owners := t.ownersOf(live)
 		wantPaths := leafPaths(want.Object)
 		for _, p := range wantPaths {
 			if t.noteHandEdit(live, p) || !declared(owners, p) {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -255,6 +256,29 @@ func TestEqualDefaulted(t *testing.T) {
 	} {
 		if got := equalDefaulted(c.live, c.want); got != c.equal {
 			t.Errorf("equalDefaulted(%v, %v) = %v, want %v", c.live, c.want, got, c.equal)
+		}
+	}
+}
+
+// TestDiffTenantLocal: a tenant as add applied it needs no dry run and
+// shows no difference; a missing object shows wholly added, also without
+// asking the server (the applier here has no client: a request would fail).
+func TestDiffTenantLocal(t *testing.T) {
+	for _, o := range mixedTenants() {
+		lt := appliedTenant(t, o)
+		sa := lt.Objects.ServiceAccount
+		lt.Objects.ServiceAccount = nil
+		(&liveReader{labelKey: o.LabelKey}).settle(lt)
+		desired, err := lt.render(lt.Declared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffs, err := diffTenant(context.Background(), &applier{}, lt, desired)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Namespace, err)
+		}
+		if len(diffs) != 1 || diffs[0].name != "v1.ServiceAccount."+o.Namespace+"."+sa.GetName() || diffs[0].live != nil {
+			t.Errorf("%s: diffs = %+v, want the ServiceAccount wholly added", o.Namespace, diffs)
 		}
 	}
 }

@@ -251,22 +251,8 @@ func (g *gitOps) reconcile(e stepEnv) {
 		t.Fatal(err)
 	}
 	e.requestSourceReconcile("flux-system", "default")
-	ks := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-		"kind":       "Kustomization",
-		"metadata":   map[string]any{"name": "fleet", "namespace": "flux-system"},
-		"spec": map[string]any{
-			// Long, so that Flux does not undo the hand edits of the next step.
-			"interval":  "1h",
-			"path":      "./clusters/fleet",
-			"prune":     true,
-			"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
-		},
-	}}
-	if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.waitKustomization("flux-system", "fleet", "True")
+	// An hour, so that Flux does not undo the hand edits of the next step.
+	e.reconcileTree("fleet", "./clusters/fleet", "1h")
 	// Flux's field manager now owns the tenants too.
 	assertManagedBy(t, e.mustGet(configMapGVR, "fleet-a", "tenant-vars"), "kustomize-controller")
 	assertManagedBy(t, e.mustGet(kustomizationGVR, "fleet-c", "tenant"), "kustomize-controller")
