@@ -487,22 +487,22 @@ func (r tenantReader) describeTenant(ctx context.Context, t *liveTenant, f *tena
 		kustomizationName = ks.GetName()
 	}
 	d.Objects = []DescribedObject{
-		describeObject("Namespace", t.Namespace, ns),
-		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap),
-		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount),
-		describeObject("RoleBinding", t.Namespace+"-reconciler", objs.RoleBinding),
-		describeObject("Kustomization", kustomizationName, ks),
+		describeObject("Namespace", t.Namespace, ns, t.ownersOf),
+		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap, t.ownersOf),
+		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount, t.ownersOf),
+		describeObject("RoleBinding", t.Namespace+"-reconciler", objs.RoleBinding, t.ownersOf),
+		describeObject("Kustomization", kustomizationName, ks, t.ownersOf),
 	}
 	if ks != nil {
 		d.Kustomization = describeKustomization(ks)
 		d.Source = describeSource(ref, source)
 		if ref.Namespace == t.Namespace {
-			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source))
+			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source, t.ownersOf))
 		}
 	}
 	for _, obj := range append([]*unstructured.Unstructured{objs.Quota, objs.LimitRange, objs.NetworkPolicy}, append(objs.Secrets, objs.Others...)...) {
 		if obj != nil {
-			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj))
+			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj, t.ownersOf))
 		}
 	}
 	d.Variables = describeVariables(objs.ConfigMap, ks)
@@ -524,14 +524,15 @@ func sourceNamespace(own, ref string) string {
 
 // describeObject says whether obj is there and who manages it; obj is nil
 // when it is absent. Managed means a declarer wrote it: kubectl-tenant, or
-// Flux applying it from git.
-func describeObject(kind, name string, obj *unstructured.Unstructured) DescribedObject {
+// Flux applying it from git. owners parses its managedFields (a
+// liveTenant's cache, or fieldOwners).
+func describeObject(kind, name string, obj *unstructured.Unstructured, owners func(*unstructured.Unstructured) []fieldOwner) DescribedObject {
 	out := DescribedObject{Kind: kind, Name: name}
 	if obj == nil {
 		return out
 	}
 	out.Present = true
-	out.Managed = hasDeclarer(fieldOwners(obj))
+	out.Managed = hasDeclarer(owners(obj))
 	for _, f := range obj.GetManagedFields() {
 		// Status writes are a controller's report on the object, not a
 		// claim on it.

@@ -196,18 +196,18 @@ func TestDescribeObjectManagers(t *testing.T) {
 		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: spec},
 		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: spec},
 	})
-	if got := describeObject("Kustomization", "dummy", obj); !got.Present || got.Managed || !slices.Equal(got.Managers, []string{"kustomize-controller", "kubectl-edit"}) {
+	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Present || got.Managed || !slices.Equal(got.Managers, []string{"kustomize-controller", "kubectl-edit"}) {
 		t.Errorf("finalizer and edit writes: %+v, want present, not managed", got)
 	}
 	obj.SetManagedFields(append(obj.GetManagedFields(), metav1.ManagedFieldsEntry{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}))
-	if got := describeObject("Kustomization", "dummy", obj); !got.Managed {
+	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Managed {
 		t.Errorf("applied by Flux from git: %+v, want managed", got)
 	}
 	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}})
-	if got := describeObject("Kustomization", "dummy", obj); !got.Managed {
+	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Managed {
 		t.Errorf("applied by kubectl-tenant: %+v, want managed", got)
 	}
-	if got := describeObject("ResourceQuota", render.QuotaName, nil); got.Present || got.Managed {
+	if got := describeObject("ResourceQuota", render.QuotaName, nil, fieldOwners); got.Present || got.Managed {
 		t.Errorf("absent: %+v", got)
 	}
 }
