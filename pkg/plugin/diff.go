@@ -339,10 +339,6 @@ func diffFileName(obj *unstructured.Unstructured) string {
 	return strings.Join(append(parts, obj.GetName()), ".")
 }
 
-// externalDiffOption is what kubectl lets through from
-// KUBECTL_EXTERNAL_DIFF's arguments.
-var externalDiffOption = regexp.MustCompile(`^[a-zA-Z0-9-=]+$`)
-
 // runDiffProgram writes both sides into two directories, as kubectl diff
 // does, and runs `diff -u -N` or KUBECTL_EXTERNAL_DIFF on them.
 func (o *DiffOptions) runDiffProgram(diffs []objectDiff) error {
@@ -375,8 +371,12 @@ func (o *DiffOptions) runDiffProgram(diffs []objectDiff) error {
 	if external := os.Getenv("KUBECTL_EXTERNAL_DIFF"); external != "" {
 		fields := strings.Fields(external)
 		program, args = fields[0], nil
+		// What kubectl lets through of the variable's arguments: options, not
+		// shell syntax. Compiled here, not at start-up, for the one command
+		// that needs it.
+		option := regexp.MustCompile(`^[a-zA-Z0-9-=]+$`)
 		for _, arg := range fields[1:] {
-			if externalDiffOption.MatchString(arg) {
+			if option.MatchString(arg) {
 				args = append(args, arg)
 			}
 		}
