@@ -208,9 +208,10 @@ func NewCmdDescribe(configFlags *genericclioptions.ConfigFlags, streams generici
 		Long: `Describe tenants as kubectl describe does: the tenant's name, namespace phase and
 age; its objects and whether each is present and managed by kubectl-tenant (or
 applied by Flux from git); its Kustomization's conditions, revisions, suspension and
-inventory; its source's URL, revision and readiness; its substitution variables;
-whether it is confined, from the facts "kubectl tenant check" reads; and the last
-events of its Kustomization and namespace, newest last.
+inventory; its source's URL, revision and readiness; its substitution variables and
+the fields someone changed by hand (as diff and export read them back); whether it is
+confined, from the facts "kubectl tenant check" reads; and the last events of its
+Kustomization and namespace, newest last.
 
 -o json|yaml prints the same facts as a TenantDescription object (a List of them
 for more than one tenant).`,
