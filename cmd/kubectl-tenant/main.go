@@ -29,7 +29,9 @@ func main() {
 	stop()
 	if err != nil {
 		// One line, as kubectl prints errors: API errors can span lines.
-		fmt.Fprintln(os.Stderr, "error: "+strings.Join(strings.Fields(err.Error()), " "))
-		os.Exit(1)
+		if message := strings.Join(strings.Fields(err.Error()), " "); message != "" {
+			fmt.Fprintln(os.Stderr, "error: "+message)
+		}
+		os.Exit(plugin.ExitCode(err))
 	}
 }

@@ -105,20 +105,13 @@ tenant.`,
 	f.StringVar(&o.Tenant.Namespace, "tenant-namespace", "", "Namespace of the tenant (a DNS-1123 label)")
 	f.StringVar(&o.Tenant.Name, "tenant-name", "", "Name of the tenant (a label value)")
 	f.StringVar(&o.Tenant.LabelKey, "tenant-label", o.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
-	f.StringArrayVar(&o.vars, "var", nil, "Extra post-build substitution variable KEY=VALUE for the tenant-vars ConfigMap (repeatable)")
-	f.StringVar(&o.Tenant.ClusterRole, "cluster-role", o.Tenant.ClusterRole, "ClusterRole bound to the tenant's reconciler in its namespace")
-	f.StringVar(&o.Tenant.KustomizationName, "kustomization-name", o.Tenant.KustomizationName, "Name of the tenant's Flux Kustomization")
-	f.StringVar(&o.source, "source", o.source, "Flux source of the per-tenant template, in the form <kind>/<name>.<namespace>")
-	f.StringVar(&o.Tenant.Path, "path", o.Tenant.Path, "Path to the per-tenant template inside the source")
-	f.DurationVar(&o.Tenant.Interval, "interval", o.Tenant.Interval, "Reconcile interval of the tenant's Kustomization")
-	f.StringVarP(&o.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	o.addSettingFlags(cmd)
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With -f, how many tenants are applied at once")
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
 	f.BoolVar(&o.Wait, "wait", false, "After applying, request a reconcile of each tenant and wait until its Kustomization is Ready")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the tenants to be Ready, and add for a converted tenant's own source to be Ready and for a new ResourceQuota to be counted")
-	o.confine.addFlags(cmd)
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -142,6 +135,37 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("unexpected argument %q: the namespace and name are already set by flags", arg)
 		}
 	}
+	if err := o.completeSettings(cmd); err != nil {
+		return err
+	}
+	var err error
+	o.output, err = o.outputFlags.toOutput(o.DryRun)
+	return err
+}
+
+// settingFlags are the flags that set a tenant's options, as opposed to
+// naming it or saying how to apply it; diff takes them too.
+func settingFlags() []string {
+	return []string{"var", "cluster-role", "kustomization-name", "source", "path", "interval", "filename",
+		"confine", "unconfine", "git-url", "branch", "source-interval", "copy-source-secret", "quota", "limit-range", "network-policy"}
+}
+
+// addSettingFlags adds the flags of settingFlags.
+func (o *AddOptions) addSettingFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.vars, "var", nil, "Extra post-build substitution variable KEY=VALUE for the tenant-vars ConfigMap (repeatable)")
+	f.StringVar(&o.Tenant.ClusterRole, "cluster-role", o.Tenant.ClusterRole, "ClusterRole bound to the tenant's reconciler in its namespace")
+	f.StringVar(&o.Tenant.KustomizationName, "kustomization-name", o.Tenant.KustomizationName, "Name of the tenant's Flux Kustomization")
+	f.StringVar(&o.source, "source", o.source, "Flux source of the per-tenant template, in the form <kind>/<name>.<namespace>")
+	f.StringVar(&o.Tenant.Path, "path", o.Tenant.Path, "Path to the per-tenant template inside the source")
+	f.DurationVar(&o.Tenant.Interval, "interval", o.Tenant.Interval, "Reconcile interval of the tenant's Kustomization")
+	f.StringVarP(&o.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	o.confine.addFlags(cmd)
+}
+
+// completeSettings reads the setting flags and the tenant file into typed
+// options: o.Tenant, and o.tenants with every tenant to render.
+func (o *AddOptions) completeSettings(cmd *cobra.Command) error {
 	if len(o.vars) > 0 {
 		o.Tenant.Vars = make(map[string]string, len(o.vars))
 		for _, v := range o.vars {
@@ -173,8 +197,7 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 	} else {
 		o.tenants = []render.TenantOptions{o.Tenant}
 	}
-	o.output, err = o.outputFlags.toOutput(o.DryRun)
-	return err
+	return nil
 }
 
 // readTenantFile gives every listed tenant the flags' options, with the

@@ -126,18 +126,24 @@ func checkFormats() []string { return []string{"", "wide", "json", "yaml"} }
 // Complete takes tenant namespaces as arguments and builds the printer.
 func (o *CheckOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Selection.complete(args)
-	if format := o.outputFlags.format(); !slices.Contains(checkFormats(), format) {
-		return fmt.Errorf("invalid output format %q: check prints a table, json or yaml", format)
-	}
 	var err error
-	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	o.output, err = o.outputFlags.toReportOutput("check", "a table", checkFormats())
 	return err
+}
+
+// validateKustomizationName checks --kustomization-name of the commands
+// that read tenants' Kustomizations.
+func validateKustomizationName(name string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("invalid --kustomization-name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Validate checks the selection and the flags.
 func (o *CheckOptions) Validate() error {
-	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	if err := validateKustomizationName(o.KustomizationName); err != nil {
+		return err
 	}
 	if o.Concurrency < 1 {
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
@@ -171,7 +177,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	facts, err := o.gather(ctx, c)
+	facts, err := gatherFacts(ctx, c, o.Selection, o.KustomizationName)
 	if err != nil {
 		return err
 	}
@@ -326,10 +332,11 @@ type roleBindingSummary struct {
 	RoleRef rbacv1.RoleRef `json:"roleRef"`
 }
 
-// gather reads the selected tenants and, each kind once for all of them,
+// gatherFacts reads the selected tenants and, each kind once for all of them,
 // what check looks at: one paged list per kind, all at the same time, so
 // that a thousand tenants cost a few requests rather than a thousand.
-func (o *CheckOptions) gather(ctx context.Context, c *clients) (*checkFacts, error) {
+// describe reads the same facts through it, so both judge alike.
+func gatherFacts(ctx context.Context, c *clients, selection *tenantSelection, kustomizationName string) (*checkFacts, error) {
 	raw, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(c.config))
 	if err != nil {
 		return nil, err
@@ -337,10 +344,10 @@ func (o *CheckOptions) gather(ctx context.Context, c *clients) (*checkFacts, err
 	// With exactly one tenant named, its namespace is the scope of every
 	// list: a cluster of ten thousand tenants is not read for one.
 	scope := ""
-	if len(o.Selection.Namespaces) == 1 {
-		scope = o.Selection.Namespaces[0]
+	if len(selection.Namespaces) == 1 {
+		scope = selection.Namespaces[0]
 	}
-	chunk := o.Selection.ChunkSize
+	chunk := selection.ChunkSize
 	facts := &checkFacts{cluster: clusterFacts{deployments: map[string][]string{}}}
 	var (
 		mu                        sync.Mutex // guards the maps below, written from several lists
@@ -373,13 +380,13 @@ func (o *CheckOptions) gather(ctx context.Context, c *clients) (*checkFacts, err
 	}
 	reads := []func(context.Context) error{
 		func(ctx context.Context) error {
-			return o.Selection.each(ctx, c, func(ns *metav1.PartialObjectMetadata) error {
-				facts.tenants = append(facts.tenants, &tenantFacts{namespace: ns.Name, name: ns.Labels[o.Selection.LabelKey]})
+			return selection.each(ctx, c, func(ns *metav1.PartialObjectMetadata) error {
+				facts.tenants = append(facts.tenants, &tenantFacts{namespace: ns.Name, name: ns.Labels[selection.LabelKey]})
 				return nil
 			})
 		},
 		func(ctx context.Context) error {
-			err := eachItem(ctx, raw, resourcePath(kustomizationGVR, scope), named(o.KustomizationName), "Kustomizations", func(ks *kustomizationSummary) {
+			err := eachItem(ctx, raw, resourcePath(kustomizationGVR, scope), named(kustomizationName), "Kustomizations", func(ks *kustomizationSummary) {
 				mu.Lock()
 				kustomizations[ks.Metadata.Namespace] = ks
 				mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -192,8 +190,8 @@ func (o *OperateOptions) Complete(cmd *cobra.Command, args []string) error {
 
 // Validate checks the selection and the flags.
 func (o *OperateOptions) Validate() error {
-	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	if err := validateKustomizationName(o.KustomizationName); err != nil {
+		return err
 	}
 	if err := validateWaitFlags(o.Concurrency, o.Timeout, o.Wait, o.DryRun); err != nil {
 		return err

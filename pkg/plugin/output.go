@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -98,6 +99,15 @@ func (f *outputFlags) toOutput(dryRun DryRunStrategy) (*output, error) {
 	}
 	out.printer = printer
 	return out, nil
+}
+
+// toReportOutput is toOutput for a command that prints one report: only
+// formats are accepted, and the error names the default view.
+func (f *outputFlags) toReportOutput(command, defaultView string, formats []string) (*output, error) {
+	if format := f.format(); !slices.Contains(formats, format) {
+		return nil, fmt.Errorf("invalid output format %q: %s prints %s, json or yaml", format, command, defaultView)
+	}
+	return f.toOutput(DryRunNone)
 }
 
 // human reports whether the user asked for no particular format, so

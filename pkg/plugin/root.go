@@ -6,6 +6,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"flag"
 
 	"github.com/spf13/cobra"
@@ -54,10 +55,13 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 		NewCmdAdd(configFlags, streams),
 		NewCmdList(configFlags, streams),
 		NewCmdCheck(configFlags, streams),
+		NewCmdDescribe(configFlags, streams),
 		NewCmdDelete(configFlags, streams),
 		NewCmdSuspend(configFlags, streams),
 		NewCmdResume(configFlags, streams),
 		NewCmdReconcile(configFlags, streams),
+		NewCmdDiff(configFlags, streams),
+		NewCmdExport(configFlags, streams),
 		NewCmdBootstrap(configFlags, streams),
 		NewCmdVersion(streams, build),
 	)
@@ -84,6 +88,38 @@ func runCommand(o command) func(*cobra.Command, []string) error {
 		}
 		return o.Run(cmd.Context())
 	}
+}
+
+// exitCodeError carries the exit code a command wants, as kubectl diff
+// exits 1 for differences; an empty message prints nothing.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// withExitCode makes err exit with code; with a nil err, silently.
+func withExitCode(code int, err error) error { return &exitCodeError{code: code, err: err} }
+
+// ExitCode is the process exit code for err: 0 for none, the code a
+// command asked for, else 1.
+func ExitCode(err error) int {
+	var coded *exitCodeError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &coded):
+		return coded.code
+	}
+	return 1
 }
 
 // addVerbosityFlag gives -v the meaning it has in kubectl: client-go logs

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-tenant/kubectl-tenant/internal/golden"
 )
 
 // fluxInstall is Flux's install manifests for the default components, as
@@ -160,7 +162,7 @@ func TestGuardrailPolicyGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, "guardrail-policy.yaml", out)
+	golden.Assert(t, "guardrail-policy.yaml", out)
 }
 
 func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {
@@ -169,7 +171,7 @@ func TestRenderBootstrapGitRepositoryGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, "gitrepository-default.yaml", out)
+	golden.Assert(t, "gitrepository-default.yaml", out)
 }
 
 func TestRenderBootstrapIsDeterministic(t *testing.T) {

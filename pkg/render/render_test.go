@@ -2,9 +2,7 @@ package render
 
 import (
 	"bytes"
-	"flag"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/diff"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current render")
+	"github.com/kubectl-tenant/kubectl-tenant/internal/golden"
+)
 
 func sampleOptions() TenantOptions {
 	o := DefaultTenantOptions()
@@ -67,25 +65,6 @@ func renderYAML(t *testing.T, o TenantOptions) []byte {
 	return out
 }
 
-// assertGolden compares got with testdata/name, or rewrites the file with
-// -update, as flux's manifestgen tests do.
-func assertGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test ./pkg/render -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("render differs from %s (run with -update if the change is intended):\n%s", path, diff.Diff(string(want), string(got)))
-	}
-}
-
 func TestRenderTenantGolden(t *testing.T) {
 	withVars := sampleOptions()
 	withVars.Vars = map[string]string{"REGION": "eu-west-1", "TIER": "gold"}
@@ -105,7 +84,7 @@ func TestRenderTenantGolden(t *testing.T) {
 		"tenant-custom.yaml":         custom,
 	} {
 		t.Run(name, func(t *testing.T) {
-			assertGolden(t, name, renderYAML(t, o))
+			golden.Assert(t, name, renderYAML(t, o))
 		})
 	}
 }

@@ -143,9 +143,14 @@ type result struct {
 // execPlugin runs the plugin binary with exactly these arguments. It is
 // safe to call from several goroutines.
 func execPlugin(home string, args ...string) (result, error) {
+	return execPluginEnv(home, nil, args...)
+}
+
+// execPluginEnv is execPlugin with extra environment variables.
+func execPluginEnv(home string, env []string, args ...string) (result, error) {
 	cmd := exec.Command(theSuite.binary, args...)
 	// A private HOME keeps the user's ~/.kube out of the test.
-	cmd.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
+	cmd.Env = append(append(os.Environ(), "HOME="+home, "KUBECONFIG="), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -320,21 +320,7 @@ func lifecycleGitOps(e stepEnv) {
 		t.Fatal(err)
 	}
 	e.requestSourceReconcile("flux-system", "default")
-	ks := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-		"kind":       "Kustomization",
-		"metadata":   map[string]any{"name": "tenants", "namespace": "flux-system"},
-		"spec": map[string]any{
-			"interval":  "1m",
-			"path":      "./clusters/tenants",
-			"prune":     true,
-			"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
-		},
-	}}
-	if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.waitKustomization("flux-system", "tenants", "True")
+	e.reconcileTree("tenants", "./clusters/tenants", "1m")
 	e.assertLive(e.renderTenant("gitops", "gitopstenant"))
 	e.waitKustomization("gitops", "dummy", "True")
 	out := e.mustRun("list")
@@ -400,6 +386,28 @@ func (e stepEnv) applyHostileKustomization(namespace, name, serviceAccount strin
 	if _, err := e.client.Resource(kustomizationGVR).Namespace(namespace).Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
 		e.t.Fatalf("creating Kustomization %s/%s: %v", namespace, name, err)
 	}
+}
+
+// reconcileTree has Flux reconcile path of the shared source with a
+// Kustomization name in flux-system, as a platform's GitOps repository
+// does, and waits until it is Ready.
+func (e stepEnv) reconcileTree(name, path, interval string) {
+	e.t.Helper()
+	ks := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": name, "namespace": "flux-system"},
+		"spec": map[string]any{
+			"interval":  interval,
+			"path":      path,
+			"prune":     true,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "default"},
+		},
+	}}
+	if _, err := e.client.Resource(kustomizationGVR).Namespace("flux-system").Create(context.Background(), ks, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitKustomization("flux-system", name, "True")
 }
 
 // requestSourceReconcile asks source-controller to fetch the GitRepository

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,6 +36,7 @@ type bench struct {
 func main() {
 	var cfg config
 	phase := flag.String("phase", "", "offline or cluster")
+	only := flag.String("only", "", "comma-separated steps of the phase to run, by name (e.g. diffExportAtScale); default all")
 	print := flag.String("print", "", "print the rows in this file as one Markdown table and exit")
 	flag.StringVar(&cfg.plugin, "plugin", "kubectl-tenant", "kubectl-tenant binary, stripped (make build)")
 	flag.StringVar(&cfg.pluginFull, "plugin-unstripped", "", "the same build without -s -w, for the size breakdown")
@@ -57,7 +59,7 @@ func main() {
 	case *print != "":
 		err = printTable(*print)
 	case *phase == "offline" || *phase == "cluster":
-		err = run(cfg, *phase)
+		err = run(cfg, *phase, *only)
 	default:
 		err = fmt.Errorf("-phase offline|cluster or -print FILE")
 	}
@@ -67,7 +69,7 @@ func main() {
 	}
 }
 
-func run(cfg config, phase string) error {
+func run(cfg config, phase, only string) error {
 	var err error
 	for _, p := range []*string{&cfg.plugin, &cfg.kubectl, &cfg.yq, &cfg.baseline, &cfg.timeBin, &cfg.listprobe} {
 		if *p == "" {
@@ -90,10 +92,12 @@ func run(cfg config, phase string) error {
 	if err := os.MkdirAll(b.home, 0o755); err != nil {
 		return err
 	}
-	var steps []func() error
+	var steps map[string]func() error
+	var order []string
 	if phase == "offline" {
 		b.kubeconfig = "/nonexistent"
-		steps = []func() error{b.startup, b.startupFloor, b.size, b.renderOffline}
+		order = []string{"startup", "startupFloor", "size", "renderOffline"}
+		steps = map[string]func() error{"startup": b.startup, "startupFloor": b.startupFloor, "size": b.size, "renderOffline": b.renderOffline}
 	} else {
 		b.kubeconfig = os.Getenv("KUBECONFIG")
 		rc, err := clientcmd.BuildConfigFromFlags("", b.kubeconfig)
@@ -103,11 +107,20 @@ func run(cfg config, phase string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		steps = []func() error{b.addLive, b.bulkAdd, b.listAtScale, b.deleteMany, b.checkAtScale}
+		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale"}
+		steps = map[string]func() error{"addLive": b.addLive, "bulkAdd": b.bulkAdd, "listAtScale": b.listAtScale,
+			"deleteMany": b.deleteMany, "checkAtScale": b.checkAtScale, "diffExportAtScale": b.diffExportAtScale}
 	}
-	for _, step := range steps {
+	if only != "" {
+		order = strings.Split(only, ",")
+	}
+	for _, name := range order {
+		step, ok := steps[name]
+		if !ok {
+			return fmt.Errorf("-only: no step %q in phase %s", name, phase)
+		}
 		if err := step(); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil

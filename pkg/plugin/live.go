@@ -1,0 +1,692 @@
+package plugin
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+// liveTenant is one tenant as the cluster holds it, read back into the
+// options of add that would render it: what diff holds the cluster to,
+// what export writes and what describe shows.
+type liveTenant struct {
+	Namespace string
+	// Settings are the tenant's options as its live objects say, hand
+	// edits included: rendering them gives what runs now.
+	Settings render.TenantOptions
+	// Declared are the settings without the values someone changed by
+	// hand: a hand-edited variable is left out, a hand-edited path or role
+	// is add's default. The cluster keeps no record of the value a hand
+	// edit replaced, so these are what its declarers last asked for, as
+	// far as the cluster can tell.
+	Declared render.TenantOptions
+	Objects  tenantObjects
+	// HandEdits are the tenant's fields that only a manager other than
+	// kubectl-tenant and kustomize-controller owns.
+	HandEdits []handEdit
+	// declaredAnywhere is set when a declarer wrote any of the tenant's
+	// objects: its objects that no declarer wrote were then made by hand.
+	// A tenant no declarer wrote at all (made by the demo's recipe) is
+	// taken as it is.
+	declaredAnywhere bool
+	// owners caches each object's parsed managedFields: settling a tenant
+	// asks about the same few objects dozens of times.
+	owners map[*unstructured.Unstructured][]fieldOwner
+	// Inexpressible are what the tenant's declarers set that no flag of
+	// add expresses; a render of Settings leaves them out.
+	Inexpressible []string
+}
+
+// tenantObjects are a tenant's live objects, nil where absent.
+type tenantObjects struct {
+	Namespace      *unstructured.Unstructured
+	ConfigMap      *unstructured.Unstructured
+	ServiceAccount *unstructured.Unstructured
+	RoleBinding    *unstructured.Unstructured
+	Kustomization  *unstructured.Unstructured
+	Source         *unstructured.Unstructured
+	Quota          *unstructured.Unstructured
+	LimitRange     *unstructured.Unstructured
+	NetworkPolicy  *unstructured.Unstructured
+	Secrets        []*unstructured.Unstructured
+	// Others are objects labelled as the tenant's, or as the plugin's,
+	// that no render of the tenant holds.
+	Others []*unstructured.Unstructured
+}
+
+// all lists the objects that are there, in apply order.
+func (o *tenantObjects) all() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	add := func(objs ...*unstructured.Unstructured) {
+		for _, obj := range objs {
+			if obj != nil {
+				out = append(out, obj)
+			}
+		}
+	}
+	add(o.Namespace)
+	add(o.Secrets...)
+	add(o.ConfigMap, o.ServiceAccount, o.RoleBinding, o.Quota, o.LimitRange, o.NetworkPolicy, o.Source, o.Kustomization)
+	return out
+}
+
+// handEdit is a field of a tenant's object that someone changed by hand.
+type handEdit struct {
+	Object  string `json:"object"`
+	Field   string `json:"field"`
+	Manager string `json:"manager"`
+	Time    string `json:"time,omitempty"`
+	// Setting is set when the field holds one of add's settings (a
+	// variable, the role, path, interval or source), which Settings take
+	// as live and Declared leave out.
+	Setting bool `json:"setting"`
+}
+
+func (e handEdit) String() string {
+	s := fmt.Sprintf("%s: %s was set by %s", e.Object, e.Field, e.Manager)
+	if e.Time != "" {
+		s += " at " + e.Time
+	}
+	return s
+}
+
+// objectName is how reports name an object: "ConfigMap tenant-vars".
+func objectName(obj *unstructured.Unstructured) string {
+	return obj.GetKind() + " " + obj.GetName()
+}
+
+// liveReader reads tenants back from the cluster: one paged list per kind
+// for any number of tenants, so that a thousand cost a few requests.
+type liveReader struct {
+	c        *clients
+	labelKey string
+	// kustomizationName, when set, names every tenant's Kustomization;
+	// otherwise it is the one that reads tenant-vars.
+	kustomizationName string
+	chunkSize         int64
+}
+
+// selectLive collects the selected tenant namespaces for reading back. A
+// namespace being deleted is a tenant on its way out, with nothing left to
+// compare or write down: it is skipped, with a note.
+func selectLive(ctx context.Context, c *clients, s *tenantSelection, errOut io.Writer) ([]*unstructured.Unstructured, error) {
+	var namespaces []*unstructured.Unstructured
+	err := s.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+		if ns.GetDeletionTimestamp() != nil {
+			fmt.Fprintf(errOut, "tenant %s is being deleted: skipped\n", ns.GetName())
+			return nil
+		}
+		namespaces = append(namespaces, ns)
+		return nil
+	})
+	return namespaces, err
+}
+
+// liveList is one list the reader makes, and where its items go.
+type liveList struct {
+	gvr  schema.GroupVersionResource
+	opts metav1.ListOptions
+	put  func(t *liveTenant, obj *unstructured.Unstructured)
+}
+
+var (
+	serviceAccountGVR = corev1.SchemeGroupVersion.WithResource("serviceaccounts")
+	secretGVR         = corev1.SchemeGroupVersion.WithResource("secrets")
+)
+
+// read reads back the tenants of the given namespaces, as the selection
+// yields them, in the same order.
+func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*liveTenant, error) {
+	if len(namespaces) == 0 {
+		return nil, nil
+	}
+	tenants := make([]*liveTenant, len(namespaces))
+	byNamespace := make(map[string]*liveTenant, len(namespaces))
+	for i, ns := range namespaces {
+		tenants[i] = &liveTenant{Namespace: ns.GetName(), Objects: tenantObjects{Namespace: ns}}
+		byNamespace[ns.GetName()] = tenants[i]
+	}
+	// One tenant reads its own namespace; more read across the cluster,
+	// which costs the same few requests for two tenants or ten thousand.
+	scope := ""
+	if len(namespaces) == 1 {
+		scope = namespaces[0].GetName()
+	}
+	candidates := map[string][]*unstructured.Unstructured{} // Kustomizations by namespace
+	sources := map[string]*unstructured.Unstructured{}      // by namespace/kind/name
+	managed := render.ManagedByLabelKey + "=" + render.ManagedByValue
+	byName := func(name string, slot func(*liveTenant) **unstructured.Unstructured) func(*liveTenant, *unstructured.Unstructured) {
+		return func(t *liveTenant, obj *unstructured.Unstructured) {
+			if obj.GetName() == name {
+				*slot(t) = obj
+			} else {
+				t.Objects.Others = append(t.Objects.Others, obj)
+			}
+		}
+	}
+	lists := []liveList{
+		{configMapGVR, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", render.TenantVarsConfigMapName).String()},
+			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.ConfigMap = obj }},
+		{serviceAccountGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
+			func(t *liveTenant, obj *unstructured.Unstructured) {
+				byName(t.Namespace, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.ServiceAccount })(t, obj)
+			}},
+		{roleBindingGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
+			func(t *liveTenant, obj *unstructured.Unstructured) {
+				byName(t.Namespace+"-reconciler", func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.RoleBinding })(t, obj)
+			}},
+		{kustomizationGVR, metav1.ListOptions{},
+			func(t *liveTenant, obj *unstructured.Unstructured) {
+				candidates[t.Namespace] = append(candidates[t.Namespace], obj)
+			}},
+		{resourceQuotaGVR, metav1.ListOptions{LabelSelector: managed},
+			byName(render.QuotaName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.Quota })},
+		{limitRangeGVR, metav1.ListOptions{LabelSelector: managed},
+			byName(render.LimitRangeName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.LimitRange })},
+		{networkPolicyGVR, metav1.ListOptions{LabelSelector: managed},
+			byName(render.NetworkPolicyName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.NetworkPolicy })},
+		{secretGVR, metav1.ListOptions{LabelSelector: managed},
+			func(t *liveTenant, obj *unstructured.Unstructured) {
+				t.Objects.Secrets = append(t.Objects.Secrets, obj)
+			}},
+	}
+	for _, kind := range []string{"GitRepository", "OCIRepository"} {
+		lists = append(lists, liveList{sourceResource(kind), metav1.ListOptions{LabelSelector: managed},
+			func(t *liveTenant, obj *unstructured.Unstructured) {
+				sources[t.Namespace+"/"+obj.GetKind()+"/"+obj.GetName()] = obj
+			}})
+	}
+	var mu sync.Mutex // guards the tenants' objects, candidates and sources
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.SetLimit(4)
+	for _, l := range lists {
+		group.Go(func() error {
+			return r.list(groupCtx, l.gvr, scope, l.opts, func(obj *unstructured.Unstructured) {
+				mu.Lock()
+				defer mu.Unlock()
+				if t := byNamespace[obj.GetNamespace()]; t != nil {
+					l.put(t, obj)
+				}
+			})
+		})
+	}
+	if err := group.Wait(); err != nil {
+		return nil, err
+	}
+	for _, t := range tenants {
+		t.Objects.Kustomization, t.Objects.Others = r.pickKustomization(candidates[t.Namespace], t.Objects.Others)
+	}
+	if err := r.readUnlabelled(ctx, tenants, sources); err != nil {
+		return nil, err
+	}
+	for _, t := range tenants {
+		r.settle(t)
+	}
+	return tenants, nil
+}
+
+// list pages through gvr in namespace ("" for all). A kind the cluster
+// does not serve (Flux's sources without Flux) has nothing to read.
+func (r *liveReader) list(ctx context.Context, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, visit func(*unstructured.Unstructured)) error {
+	opts.Limit = r.chunkSize
+	err := eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		page, err := r.c.dynamic.Resource(gvr).Namespace(namespace).List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range page.Items {
+			visit(&page.Items[i])
+		}
+		return page.GetContinue(), nil
+	})
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+	}
+	return nil
+}
+
+// pickKustomization finds the tenant's Kustomization among its
+// namespace's: the named one, else the one kubectl-tenant applied that
+// reads tenant-vars, else any that reads tenant-vars. Those that also read
+// tenant-vars but are not it are the tenant's extra objects; other
+// Kustomizations are the tenant's own business.
+func (r *liveReader) pickKustomization(candidates []*unstructured.Unstructured, others []*unstructured.Unstructured) (*unstructured.Unstructured, []*unstructured.Unstructured) {
+	if r.kustomizationName != "" {
+		for _, ks := range candidates {
+			if ks.GetName() == r.kustomizationName {
+				return ks, others
+			}
+		}
+		return nil, others
+	}
+	var readers []*unstructured.Unstructured
+	for _, ks := range candidates {
+		if readsTenantVars(ks) {
+			readers = append(readers, ks)
+		}
+	}
+	if len(readers) == 0 {
+		return nil, others
+	}
+	slices.SortFunc(readers, func(a, b *unstructured.Unstructured) int {
+		rank := func(ks *unstructured.Unstructured) int {
+			switch {
+			case hasDeclarer(fieldOwners(ks)):
+				return 0
+			case ks.GetName() == render.DefaultKustomizationName:
+				return 1
+			}
+			return 2
+		}
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return compareStrings(a.GetName(), b.GetName())
+	})
+	return readers[0], append(others, readers[1:]...)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// readsTenantVars reports whether a Kustomization substitutes from the
+// tenant-vars ConfigMap, as every tenant's does.
+func readsTenantVars(ks *unstructured.Unstructured) bool {
+	from, _, _ := unstructured.NestedSlice(ks.Object, "spec", "postBuild", "substituteFrom")
+	for _, ref := range from {
+		if m, ok := ref.(map[string]any); ok && m["kind"] == "ConfigMap" && m["name"] == render.TenantVarsConfigMapName {
+			return true
+		}
+	}
+	return false
+}
+
+// readUnlabelled gets what the labelled lists could not find: a service
+// account or role binding whose tenant label was removed, and a confined
+// tenant's source. A healthy fleet needs none of these requests.
+func (r *liveReader) readUnlabelled(ctx context.Context, tenants []*liveTenant, sources map[string]*unstructured.Unstructured) error {
+	group, groupCtx := errgroup.WithContext(ctx)
+	group.SetLimit(16)
+	get := func(gvr schema.GroupVersionResource, namespace, name string, slot **unstructured.Unstructured) {
+		group.Go(func() error {
+			obj, err := r.c.dynamic.Resource(gvr).Namespace(namespace).Get(groupCtx, name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("reading %s %s/%s: %w", gvr.Resource, namespace, name, err)
+			}
+			*slot = obj
+			return nil
+		})
+	}
+	for _, t := range tenants {
+		if t.Objects.ServiceAccount == nil {
+			get(serviceAccountGVR, t.Namespace, t.Namespace, &t.Objects.ServiceAccount)
+		}
+		if t.Objects.RoleBinding == nil {
+			get(roleBindingGVR, t.Namespace, t.Namespace+"-reconciler", &t.Objects.RoleBinding)
+		}
+		if ref, ok := ownSourceRef(t.Objects.Kustomization); ok {
+			if src := sources[t.Namespace+"/"+ref.Kind+"/"+ref.Name]; src != nil {
+				t.Objects.Source = src
+				delete(sources, t.Namespace+"/"+ref.Kind+"/"+ref.Name)
+			} else if ref.Kind == "GitRepository" || ref.Kind == "OCIRepository" {
+				get(sourceResource(ref.Kind), t.Namespace, ref.Name, &t.Objects.Source)
+			}
+		}
+	}
+	// Managed sources no Kustomization reads are left over from a change.
+	for key, src := range sources {
+		for _, t := range tenants {
+			if key == t.Namespace+"/"+src.GetKind()+"/"+src.GetName() {
+				t.Objects.Others = append(t.Objects.Others, src)
+			}
+		}
+	}
+	return group.Wait()
+}
+
+// ownSourceRef is the Kustomization's source when it is in the tenant's
+// own namespace, as a confined tenant's is.
+func ownSourceRef(ks *unstructured.Unstructured) (render.SourceRef, bool) {
+	if ks == nil {
+		return render.SourceRef{}, false
+	}
+	ref, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
+	if ref["namespace"] != "" && ref["namespace"] != ks.GetNamespace() {
+		return render.SourceRef{}, false
+	}
+	return render.SourceRef{Kind: ref["kind"], Name: ref["name"]}, ref["name"] != ""
+}
+
+// settle reads the settings out of a tenant's objects, notes which of
+// them were changed by hand, and what no flag expresses.
+func (r *liveReader) settle(t *liveTenant) {
+	t.declaredAnywhere = slices.ContainsFunc(t.Objects.all(), func(obj *unstructured.Unstructured) bool {
+		return hasDeclarer(t.ownersOf(obj))
+	})
+	o := render.DefaultTenantOptions()
+	o.Namespace, o.LabelKey = t.Namespace, r.labelKey
+	o.Name = t.Objects.Namespace.GetLabels()[r.labelKey]
+	ks := t.Objects.Kustomization
+	serviceAccount, _, _ := unstructured.NestedString(objectOrEmpty(ks), "spec", "serviceAccountName")
+	if isConfined(t.Objects.Namespace) || serviceAccount != "" {
+		o.ClusterRole = render.ConfinedClusterRole
+		o.Confinement = &render.Confinement{}
+	}
+	d := o
+	d.Vars = nil
+	edited := func(obj *unstructured.Unstructured, path ...string) bool {
+		return t.noteSettingEdit(obj, path)
+	}
+
+	if cm := t.Objects.ConfigMap; cm != nil {
+		data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+		for _, k := range render.SortedKeys(data) {
+			if k == render.PerTenantSubstVar {
+				continue
+			}
+			o.Vars = setVar(o.Vars, k, data[k])
+			if !edited(cm, "data", k) {
+				d.Vars = setVar(d.Vars, k, data[k])
+			}
+		}
+	}
+	if rb := t.Objects.RoleBinding; rb != nil {
+		kind, _, _ := unstructured.NestedString(rb.Object, "roleRef", "kind")
+		name, _, _ := unstructured.NestedString(rb.Object, "roleRef", "name")
+		if kind == "ClusterRole" && name != "" {
+			o.ClusterRole = name
+			if !edited(rb, "roleRef") {
+				d.ClusterRole = name
+			}
+		} else {
+			t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("RoleBinding %s: binds %s %s; add binds a ClusterRole", rb.GetName(), kind, name))
+		}
+	}
+	if ks != nil {
+		o.KustomizationName, d.KustomizationName = ks.GetName(), ks.GetName()
+		if path, ok, _ := unstructured.NestedString(ks.Object, "spec", "path"); ok {
+			o.Path = path
+			if !edited(ks, "spec", "path") {
+				d.Path = path
+			}
+		}
+		if s, ok, _ := unstructured.NestedString(ks.Object, "spec", "interval"); ok {
+			if interval, err := time.ParseDuration(s); err == nil {
+				o.Interval = interval
+				if !edited(ks, "spec", "interval") {
+					d.Interval = interval
+				}
+			} else {
+				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: spec.interval %q is not a duration", ks.GetName(), s))
+			}
+		}
+		if o.Confinement == nil {
+			ref, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
+			src := render.SourceRef{Kind: ref["kind"], Name: ref["name"], Namespace: ref["namespace"]}
+			if src.Validate() == nil {
+				o.Source = src
+				if !edited(ks, "spec", "sourceRef") {
+					d.Source = src
+				}
+			} else {
+				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: its source %s/%s is not one add can name", ks.GetName(), ref["kind"], ref["name"]))
+			}
+		}
+	} else if r.kustomizationName != "" {
+		o.KustomizationName, d.KustomizationName = r.kustomizationName, r.kustomizationName
+	}
+	if o.Confinement != nil {
+		o.Confinement, d.Confinement = t.readConfinement()
+	}
+	t.Settings, t.Declared = o, d
+	t.noteDrift()
+}
+
+func objectOrEmpty(obj *unstructured.Unstructured) map[string]any {
+	if obj == nil {
+		return nil
+	}
+	return obj.Object
+}
+
+func setVar(vars map[string]string, key, value string) map[string]string {
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	vars[key] = value
+	return vars
+}
+
+// ownersOf parses obj's managedFields once.
+func (t *liveTenant) ownersOf(obj *unstructured.Unstructured) []fieldOwner {
+	if owners, ok := t.owners[obj]; ok {
+		return owners
+	}
+	if t.owners == nil {
+		t.owners = map[*unstructured.Unstructured][]fieldOwner{}
+	}
+	t.owners[obj] = fieldOwners(obj)
+	return t.owners[obj]
+}
+
+// noteHandEdit reports whether the field at path of obj was changed by
+// hand, and records it. An object no declarer wrote is taken as it is.
+func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath) bool {
+	owners := t.ownersOf(obj)
+	if !t.declaredAnywhere {
+		return false
+	}
+	editor, ok := handEditor(owners, path)
+	if !ok {
+		return false
+	}
+	edit := handEdit{Object: objectName(obj), Field: path.String(), Manager: editor.Manager}
+	if editor.Time != nil {
+		edit.Time = editor.Time.UTC().Format(time.RFC3339)
+	}
+	if !slices.ContainsFunc(t.HandEdits, func(e handEdit) bool { return e.Object == edit.Object && e.Field == edit.Field }) {
+		t.HandEdits = append(t.HandEdits, edit)
+	}
+	return true
+}
+
+// noteSettingEdit is noteHandEdit for a field that holds a setting.
+func (t *liveTenant) noteSettingEdit(obj *unstructured.Unstructured, path fieldPath) bool {
+	if !t.noteHandEdit(obj, path) {
+		return false
+	}
+	t.HandEdits[slices.IndexFunc(t.HandEdits, func(e handEdit) bool {
+		return e.Object == objectName(obj) && e.Field == path.String()
+	})].Setting = true
+	return true
+}
+
+// readConfinement reads a confined tenant's own source and guardrails,
+// as live and as declared.
+func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
+	live, declared = &render.Confinement{}, &render.Confinement{}
+	if src := t.Objects.Source; src != nil {
+		spec, _, _ := unstructured.NestedMap(src.Object, "spec")
+		owners := t.ownersOf(src)
+		var all, decl []fieldPath
+		for _, p := range leafPaths(map[string]any{"spec": spec}) {
+			if !hasDeclarer(owners) {
+				all, decl = append(all, p), append(decl, p)
+				continue
+			}
+			// Fields nobody owns are the CRD's defaults: add never set them.
+			if slices.ContainsFunc(owners, func(o fieldOwner) bool { return o.owns(p) }) {
+				all = append(all, p)
+				if !t.noteSettingEdit(src, p) {
+					decl = append(decl, p)
+				}
+			}
+		}
+		live.Source = render.TenantSource{Kind: src.GetKind(), Name: src.GetName()}
+		declared.Source = live.Source
+		live.Source.Spec, _ = project(src.Object, all)["spec"].(map[string]any)
+		declared.Source.Spec, _ = project(src.Object, decl)["spec"].(map[string]any)
+		for _, name := range secretNames(spec) {
+			for _, secret := range t.Objects.Secrets {
+				if secret.GetName() == name {
+					s := readSecret(secret)
+					live.Source.Secrets = append(live.Source.Secrets, s)
+					declared.Source.Secrets = append(declared.Source.Secrets, s)
+				}
+			}
+		}
+	}
+	if q := t.Objects.Quota; q != nil {
+		hard, _, _ := unstructured.NestedStringMap(q.Object, "spec", "hard")
+		for _, k := range render.SortedKeys(hard) {
+			live.Quota = setVar(live.Quota, k, hard[k])
+			if !t.noteSettingEdit(q, fieldPath{"spec", "hard", k}) {
+				declared.Quota = setVar(declared.Quota, k, hard[k])
+			}
+		}
+	}
+	if lr := t.Objects.LimitRange; lr != nil {
+		limits, _, _ := unstructured.NestedSlice(lr.Object, "spec", "limits")
+		edited := t.noteSettingEdit(lr, fieldPath{"spec", "limits"})
+		for _, item := range limits {
+			m, _ := item.(map[string]any)
+			if m["type"] != string(corev1.LimitTypeContainer) {
+				continue
+			}
+			requests, _, _ := unstructured.NestedStringMap(m, "defaultRequest")
+			limit, _, _ := unstructured.NestedStringMap(m, "default")
+			for _, name := range render.SortedKeys(requests) {
+				if live.Limits == nil {
+					live.Limits = map[string]render.ContainerDefault{}
+				}
+				live.Limits[name] = render.ContainerDefault{Request: requests[name], Limit: limit[name]}
+			}
+		}
+		if !edited {
+			declared.Limits = maps.Clone(live.Limits)
+		}
+	}
+	if t.Objects.NetworkPolicy != nil {
+		live.NetworkPolicy = render.NetworkPolicyIsolate
+		declared.NetworkPolicy = render.NetworkPolicyIsolate
+	}
+	return live, declared
+}
+
+func readSecret(obj *unstructured.Unstructured) render.SourceSecret {
+	s := render.SourceSecret{Name: obj.GetName(), Data: map[string][]byte{}}
+	kind, _, _ := unstructured.NestedString(obj.Object, "type")
+	s.Type = corev1.SecretType(kind)
+	data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
+	for k, v := range data {
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+			s.Data[k] = b
+		}
+	}
+	return s
+}
+
+// noteDrift renders the settings and compares them with the live objects
+// field by field: a field the render sets that only someone else owns was
+// changed by hand; a field a declarer set that the render does not hold,
+// or holds with another value, is something no flag expresses.
+func (t *liveTenant) noteDrift() {
+	rendered, err := t.render(t.Settings)
+	if err != nil {
+		t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("its settings do not render: %v", err))
+		return
+	}
+	for _, live := range t.Objects.all() {
+		want := findObject(rendered, live)
+		if want == nil {
+			continue
+		}
+		owners := t.ownersOf(live)
+		wantPaths := leafPaths(want.Object)
+		for _, p := range wantPaths {
+			if t.noteHandEdit(live, p) || !declared(owners, p) {
+				continue
+			}
+			got, _ := valueAt(live.Object, p)
+			value, _ := valueAt(want.Object, p)
+			if !equalDefaulted(got, value) {
+				t.addInexpressible(fmt.Sprintf("%s: %s is %s; add sets %s", objectName(live), p, compactJSON(got), compactJSON(value)))
+			}
+		}
+		for _, o := range owners {
+			if !isDeclarer(o) {
+				continue
+			}
+			for _, p := range o.leaves() {
+				// An empty field (Flux applies a Namespace's spec: {}) sets nothing.
+				if v, _ := valueAt(live.Object, p); isFluxBookkeeping(p) || isZero(v) {
+					continue
+				}
+				if !slices.ContainsFunc(wantPaths, func(w fieldPath) bool { return hasPrefix(w, p) || hasPrefix(p, w) }) {
+					t.addInexpressible(fmt.Sprintf("%s: %s was set by %s; no flag of add sets it", objectName(live), p, o.Manager))
+				}
+			}
+		}
+	}
+	for _, other := range t.Objects.Others {
+		t.addInexpressible(fmt.Sprintf("%s: an extra object marked as the tenant's; no flag of add makes it", objectName(other)))
+	}
+}
+
+func (t *liveTenant) addInexpressible(s string) {
+	if !slices.Contains(t.Inexpressible, s) {
+		t.Inexpressible = append(t.Inexpressible, s)
+	}
+}
+
+func hasPrefix(p, prefix fieldPath) bool {
+	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
+}
+
+// render renders settings as add does, objects in apply order.
+func (t *liveTenant) render(o render.TenantOptions) ([]*unstructured.Unstructured, error) {
+	tenant, err := render.RenderTenant(o)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.Namespace, err)
+	}
+	return tenant.Unstructured()
+}
+
+// findObject finds the object of obj's kind and name in objs.
+func findObject(objs []*unstructured.Unstructured, obj *unstructured.Unstructured) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == obj.GetKind() && o.GetName() == obj.GetName() && o.GetNamespace() == obj.GetNamespace() {
+			return o
+		}
+	}
+	return nil
+}
