@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -380,7 +381,19 @@ func (c *Cluster) startFlux() error {
 	)...); err != nil {
 		return err
 	}
-	_, err = c.run(binKustomizeController, true, env, localArgs(rendered[binKustomizeController],
+	// kustomize-controller removes every kustomization-* directory in its
+	// TMPDIR when it starts, as leftovers of its own last run; on a machine
+	// that runs several clusters (the e2e tests, a benchmark) that is
+	// another controller's build in progress, which then fails with
+	// "lstat /tmp/kustomization-...: no such file or directory". Each
+	// cluster's controller gets a TMPDIR of its own.
+	tmp := filepath.Join(c.dir, "kustomize-controller-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	kustomizeEnv := map[string]string{"TMPDIR": tmp}
+	maps.Copy(kustomizeEnv, env)
+	_, err = c.run(binKustomizeController, true, kustomizeEnv, localArgs(rendered[binKustomizeController],
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[3]),
 		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[4]),
 	)...)

@@ -35,7 +35,10 @@ const addExample = `  # Add tenant "sometenant" in namespace foo, as the demo's 
   kubectl tenant add foo sometenant --confine --var REGION=eu-west-1
 
   # Many tenants from a file of "namespace,name[,KEY=VALUE...]" lines (or a YAML list)
-  kubectl tenant add -f tenants.csv --concurrency 16`
+  kubectl tenant add -f tenants.csv --concurrency 16
+
+  # Wait until Flux has applied the template to every tenant
+  kubectl tenant add -f tenants.csv --wait --timeout 10m`
 
 // AddOptions are the inputs of `kubectl tenant add`.
 type AddOptions struct {
@@ -54,8 +57,10 @@ type AddOptions struct {
 	Adopt          bool
 	ForceConflicts bool
 	Recreate       bool
-	// Timeout bounds the waits for a converted tenant's own source and for
-	// a new quota to be counted.
+	// Wait waits, after applying, until every tenant is Ready.
+	Wait bool
+	// Timeout bounds --wait, and the waits for a converted tenant's own
+	// source and for a new quota to be counted.
 	Timeout time.Duration
 	confine confineFlags
 
@@ -105,7 +110,8 @@ tenant.`,
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long add waits for a converted tenant's own source to be Ready, and for a new ResourceQuota to be counted")
+	f.BoolVar(&o.Wait, "wait", false, "After applying, request a reconcile of each tenant and wait until its Kustomization is Ready")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the tenants to be Ready, and add for a converted tenant's own source to be Ready and for a new ResourceQuota to be counted")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -236,11 +242,8 @@ func (o *AddOptions) Validate() error {
 			return fmt.Errorf("--tenant-name is required (or give NAME as the second argument)")
 		}
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("invalid --timeout %s: must be greater than zero", o.Timeout)
+	if err := validateWaitFlags(o.Concurrency, o.Timeout, o.Wait, o.DryRun); err != nil {
+		return err
 	}
 	if err := o.confine.validate(o.DryRun); err != nil {
 		return err
@@ -309,6 +312,11 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		return err
 	}
 	var mu sync.Mutex // serialises output, one tenant's block at a time
+	// A thousand tenants take tens of seconds; a terminal shows the count.
+	var bar *progress
+	if len(o.tenants) > 1 {
+		bar = newProgress(o.ErrOut, "Applied", len(o.tenants))
+	}
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(o.Concurrency)
 	for i, t := range o.tenants {
@@ -323,11 +331,21 @@ func (o *AddOptions) Run(ctx context.Context) error {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			if bar != nil && out.Len() > 0 {
+				bar.clear() // stdout may be the same terminal
+			}
 			_, _ = o.Out.Write(out.Bytes())
+			if bar != nil {
+				bar.add(1)
+			}
 			return err
 		})
 	}
-	if err := group.Wait(); err != nil {
+	err = group.Wait()
+	if bar != nil {
+		bar.clear()
+	}
+	if err != nil {
 		return err
 	}
 	if o.output.human() && o.DryRun == DryRunNone {
@@ -337,6 +355,40 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		} else {
 			fmt.Fprintf(o.Out, "%d tenants added. Run \"kubectl tenant list\" for status.\n", len(o.tenants))
 		}
+	}
+	if o.Wait {
+		return o.waitReady(ctx, c)
+	}
+	return nil
+}
+
+// waitReady requests a reconcile of every added tenant and waits until
+// each is Ready with it, as `kubectl tenant reconcile --wait` does: the
+// request tells a reconcile of this spec from an earlier one whose status
+// (a failure, say) is still shown.
+func (o *AddOptions) waitReady(ctx context.Context, c *clients) error {
+	r := &OperateOptions{
+		IOStreams:         o.IOStreams,
+		op:                reconcileOperation(),
+		Selection:         newTenantSelection(false),
+		KustomizationName: o.Tenant.KustomizationName,
+		Concurrency:       o.Concurrency,
+		Timeout:           o.Timeout,
+		output:            o.output,
+	}
+	namespaces := make([]string, len(o.tenants))
+	for i, t := range o.tenants {
+		namespaces[i] = t.Namespace
+	}
+	requestedAt := time.Now().Format(time.RFC3339Nano)
+	patched, failures := r.patchAll(ctx, c, namespaces, requestedAt)
+	notReady, err := r.waitReady(ctx, c, namespaces, patched, requestedAt)
+	if err != nil {
+		return err
+	}
+	if failures = append(failures, notReady...); len(failures) > 0 {
+		reportFailures(o.ErrOut, failures)
+		return &tenantsFailedError{failed: len(failures), total: len(o.tenants), what: "not Ready"}
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	group.Go(func() error {
 		// One list across all namespaces, filtered by name on the server,
 		// costs a request per chunk instead of one per tenant.
-		err := eachKustomization(groupCtx, c.config, o.KustomizationName, o.Selection.ChunkSize, func(ks *kustomizationSummary) {
+		err := eachKustomization(groupCtx, c.config, "", o.KustomizationName, o.Selection.ChunkSize, func(ks *kustomizationSummary) {
 			states[ks.Metadata.Namespace] = ks.state()
 		})
 		if apierrors.IsNotFound(err) {
@@ -175,7 +175,8 @@ type kustomizationState struct {
 // machine that also runs the API server.
 type kustomizationSummary struct {
 	Metadata struct {
-		Namespace string `json:"namespace"`
+		Namespace  string `json:"namespace"`
+		Generation int64  `json:"generation"`
 	} `json:"metadata"`
 	Spec struct {
 		Suspend            bool   `json:"suspend"`
@@ -187,10 +188,13 @@ type kustomizationSummary struct {
 		} `json:"sourceRef"`
 	} `json:"spec"`
 	Status struct {
-		LastAppliedRevision string `json:"lastAppliedRevision"`
-		Conditions          []struct {
+		ObservedGeneration     int64  `json:"observedGeneration"`
+		LastAppliedRevision    string `json:"lastAppliedRevision"`
+		LastHandledReconcileAt string `json:"lastHandledReconcileAt"`
+		Conditions             []struct {
 			Type    string `json:"type"`
 			Status  string `json:"status"`
+			Reason  string `json:"reason"`
 			Message string `json:"message"`
 		} `json:"conditions"`
 	} `json:"status"`
@@ -211,16 +215,27 @@ func (ks *kustomizationSummary) state() kustomizationState {
 	return state
 }
 
-// eachKustomization pages through the Kustomizations named name in all
-// namespaces. A 404 means Flux is not installed.
-func eachKustomization(ctx context.Context, config *rest.Config, name string, chunkSize int64, visit func(*kustomizationSummary)) error {
-	// The dynamic client's config: JSON, and errors decoded as Status.
-	client, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(config))
+// eachKustomization pages through the Kustomizations named name in
+// namespace, or in all namespaces when it is "". A 404 means Flux is not
+// installed.
+func eachKustomization(ctx context.Context, config *rest.Config, namespace, name string, chunkSize int64, visit func(*kustomizationSummary)) error {
+	client, err := rawClient(config)
 	if err != nil {
 		return err
 	}
-	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), Limit: chunkSize}
-	return eachItem(ctx, client, resourcePath(kustomizationGVR, ""), opts, "Kustomizations", visit)
+	return eachItem(ctx, client, resourcePath(kustomizationGVR, namespace), kustomizationsNamed(name, chunkSize), "Kustomizations", visit)
+}
+
+// kustomizationsNamed lists, in chunks, the Kustomizations named name:
+// every tenant's has the same name, so one field selector finds them all.
+func kustomizationsNamed(name string, chunkSize int64) metav1.ListOptions {
+	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), Limit: chunkSize}
+}
+
+// rawClient is a REST client with the dynamic client's config (JSON, and
+// errors decoded as Status), for eachItem.
+func rawClient(config *rest.Config) (rest.Interface, error) {
+	return rest.UnversionedRESTClientFor(dynamic.ConfigFor(config))
 }
 
 func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {

@@ -35,7 +35,7 @@ func TestEachKustomizationPagesAndSummarizes(t *testing.T) {
 	defer srv.Close()
 
 	got := map[string]kustomizationState{}
-	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "dummy", 1, func(ks *kustomizationSummary) {
+	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 1, func(ks *kustomizationSummary) {
 		got[ks.Metadata.Namespace] = ks.state()
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func TestEachKustomizationWithoutFlux(t *testing.T) {
 		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","code":404}`))
 	}))
 	defer srv.Close()
-	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "dummy", 0, func(*kustomizationSummary) {
+	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 0, func(*kustomizationSummary) {
 		t.Error("visited an item of a 404")
 	})
 	if !apierrors.IsNotFound(err) {

@@ -81,13 +81,7 @@ func (f *outputFlags) toOutput(dryRun DryRunStrategy) (*output, error) {
 		out.table = true
 		return out, nil
 	}
-	f.print.NamePrintFlags.Operation = f.operation
-	switch dryRun {
-	case DryRunClient:
-		f.print.NamePrintFlags.Operation += " (dry run)"
-	case DryRunServer:
-		f.print.NamePrintFlags.Operation += " (server dry run)"
-	}
+	f.print.NamePrintFlags.Operation = f.operation + dryRunSuffix(dryRun)
 	var printer printers.ResourcePrinter
 	if format == "yaml" {
 		printer = &yamlPrinter{}
@@ -126,6 +120,27 @@ func (o *output) wide() bool { return o.format == "wide" }
 // printObj prints one object.
 func (o *output) printObj(w io.Writer, obj runtime.Object) error {
 	return o.printer.PrintObj(obj, w)
+}
+
+// printIn prints obj as printObj does, and for people after the tenant
+// namespace it is in: the name printer names no namespace, and one command
+// may touch a thousand Kustomizations that all have the same name.
+func (o *output) printIn(w io.Writer, namespace string, obj runtime.Object) error {
+	if o.human() {
+		fmt.Fprintf(w, "%s: ", namespace)
+	}
+	return o.printer.PrintObj(obj, w)
+}
+
+// dryRunSuffix marks a summary line as kubectl marks a dry run's objects.
+func dryRunSuffix(dryRun DryRunStrategy) string {
+	switch dryRun {
+	case DryRunClient:
+		return " (dry run)"
+	case DryRunServer:
+		return " (server dry run)"
+	}
+	return ""
 }
 
 // printAll prints each object, in order.

@@ -262,6 +262,19 @@ func (e stepEnv) eventually(what string, timeout time.Duration, check func() (bo
 	}
 }
 
+// waitGitRepositoryReady waits until the GitRepository has fetched.
+func (e stepEnv) waitGitRepositoryReady(namespace, name string) {
+	e.t.Helper()
+	e.eventually(fmt.Sprintf("GitRepository %s/%s Ready", namespace, name), reconcileDeadline, func() (bool, error) {
+		repo, err := e.get(gitRepositoryGVR, namespace, name)
+		if err != nil {
+			return false, err
+		}
+		status, msg := readyCondition(repo)
+		return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
+	})
+}
+
 // readyCondition returns the status and message of obj's Ready condition.
 func readyCondition(obj *unstructured.Unstructured) (status, message string) {
 	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")

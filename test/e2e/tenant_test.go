@@ -91,14 +91,7 @@ func lifecycleBootstrap(e stepEnv) {
 	if after := e.writesBy("kubectl-tenant", rendered); !maps.Equal(before, after) {
 		t.Errorf("re-running bootstrap changed objects:\nbefore %v\nafter  %v", before, after)
 	}
-	e.eventually("GitRepository default Ready", reconcileDeadline, func() (bool, error) {
-		repo, err := e.get(gitRepositoryGVR, "flux-system", "default")
-		if err != nil {
-			return false, err
-		}
-		status, msg := readyCondition(repo)
-		return status == "True", fmt.Errorf("Ready=%s: %s", status, msg)
-	})
+	e.waitGitRepositoryReady("flux-system", "default")
 }
 
 // lifecycleAdd is the step "add applies exactly the render with field manager kubectl-tenant, and a re-run is a no-op".

@@ -14,14 +14,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-tenant/kubectl-tenant/bench/internal/tenantbench"
 	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
@@ -61,53 +58,31 @@ func main() {
 }
 
 func run(cfg config) error {
-	plugin, err := filepath.Abs(cfg.plugin)
+	env, err := tenantbench.Start(cfg.plugin, localcluster.Options{ControllerManager: true, FluxLockdown: cfg.flux})
 	if err != nil {
 		return err
 	}
-	root, err := localcluster.ModuleRoot()
-	if err != nil {
-		return err
-	}
+	defer env.Cluster.Stop()
 	ctx := context.Background()
-	c, err := localcluster.Start(ctx, localcluster.Options{
-		ControllerManager: true,
-		FluxLockdown:      cfg.flux,
-		GitRepoDir:        filepath.Join(root, "kustomizations"),
-		GitRepoSubdir:     "kustomizations",
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Stop()
-	client, err := dynamic.NewForConfig(c.RESTConfig())
+	client, err := dynamic.NewForConfig(env.Cluster.RESTConfig())
 	if err != nil {
 		return err
 	}
 	tenant := func(args ...string) (time.Duration, []byte, error) {
-		cmd := exec.Command(plugin, append(args, "--kubeconfig", c.Kubeconfig())...)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		start := time.Now()
-		err := cmd.Run()
-		if err != nil && !(args[0] == "check" && cmd.ProcessState.ExitCode() == 1) {
-			return 0, nil, fmt.Errorf("kubectl-tenant %s: %v: %s", args[0], err, errOut.String())
+		var ok []int
+		if args[0] == "check" {
+			ok = []int{1} // a FAIL row is a result here
 		}
-		return time.Since(start), out.Bytes(), nil
+		return env.Run(ok, args...)
 	}
-	manifests := filepath.Join(root, "_output", "flux-manifests", render.DefaultFluxVersion)
-	if _, _, err := tenant("bootstrap", "--lockdown", "--manifests", manifests, "--git-url", c.GitURL(), "-o", "name"); err != nil {
+	if err := env.Bootstrap("--lockdown"); err != nil {
 		return err
 	}
-	var lines []string
-	for i := range cfg.tenants {
-		lines = append(lines, fmt.Sprintf("cr%04d,tenant-%04d", i, i))
-	}
-	file := filepath.Join(os.TempDir(), fmt.Sprintf("confinedready-%d.csv", os.Getpid()))
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+	file, remove, err := tenantbench.TenantFile("cr", cfg.tenants)
+	if err != nil {
 		return err
 	}
-	defer os.Remove(file)
+	defer remove()
 	add, _, err := tenant("add", "-f", file, "--confine", "--source-interval", cfg.sourceInterval.String(), "--concurrency", "16", "-o", "name")
 	if err != nil {
 		return err
