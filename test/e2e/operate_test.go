@@ -203,7 +203,8 @@ func dayTwoProgress(e stepEnv) {
 	t := e.t
 	script, err := exec.LookPath("script")
 	if err != nil {
-		t.Skip("script (util-linux) is needed to run the plugin on a terminal")
+		// .ci/run installs it (Debian's bsdutils); a skip would pass a check that never ran.
+		t.Fatalf("script(1) is needed to run the plugin on a terminal: apt-get install bsdutils (%v)", err)
 	}
 	// script runs the command on a pseudo-terminal, stdout and stderr alike.
 	command := strings.Join([]string{theSuite.binary, "reconcile", "day-a", "day-b", "--wait", "--kubeconfig", e.cluster.Kubeconfig()}, " ")
