@@ -2,7 +2,8 @@
 # Sourced by hack/build-tools.sh and hack/build-release-tools.sh: builds a Go
 # tool from a tools module into ${BIN}, skipping the build while a stamp beside
 # the binary still matches a hash of its inputs. The caller sets ROOT and BIN,
-# and may set GO_BUILD_FLAGS (for example -trimpath).
+# and may set GO_BUILD_FLAGS (for example -trimpath) and GO_GCFLAGS (passed
+# as -gcflags, one argument however many flags it holds).
 
 # inputs_hash MODULE_DIR EXTRA... prints a hash of everything that determines
 # an output: the tools module's go.mod and go.sum, the extras (package and
@@ -11,7 +12,7 @@ inputs_hash() {
   local moddir="$1"; shift
   {
     cat "${moddir}/go.mod" "${moddir}/go.sum"
-    printf '%s\n' "$@"
+    printf '%s\n' "$@" ${GO_GCFLAGS:+"${GO_GCFLAGS}"}
     go version
     go env CGO_ENABLED GOOS GOARCH
   } | sha256sum | cut -d' ' -f1
@@ -30,8 +31,10 @@ build_tool() {
   echo "==> ${name}: building ${pkg} (in ${moddir#"${ROOT}"/})"
   local start=${SECONDS}
   rm -f "${stamp}"
+  local gcflags=()
+  [[ -n "${GO_GCFLAGS:-}" ]] && gcflags=(-gcflags "${GO_GCFLAGS}")
   # shellcheck disable=SC2086 # GO_BUILD_FLAGS is a list of flags
-  (cd "${moddir}" && go build ${GO_BUILD_FLAGS:-} -ldflags "${ldflags}" -o "${out}.tmp" "${pkg}") || {
+  (cd "${moddir}" && go build ${GO_BUILD_FLAGS:-} "${gcflags[@]}" -ldflags "${ldflags}" -o "${out}.tmp" "${pkg}") || {
     echo "ERROR: building ${name} failed" >&2
     rm -f "${out}.tmp"
     exit 1
