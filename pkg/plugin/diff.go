@@ -264,22 +264,20 @@ func diffTenant(ctx context.Context, a *applier, t *liveTenant, desired []*unstr
 				switch {
 				case o.Manager == FieldManager && o.Operation == metav1.ManagedFieldsOperationApply:
 					paths = append(paths, p)
-				case inSettingArea(got, p) && t.noteHandEdit(got, p):
+				case inSettingArea(got, p) && t.noteHandEdit(got, p, false):
 					paths = append(paths, p)
 					undeclared = append(undeclared, p)
 				}
 			}
 		}
 		liveView := project(got.Object, paths)
-		keep := func(source map[string]any) map[string]any {
-			view := project(source, slices.DeleteFunc(slices.Clone(paths), func(p fieldPath) bool { return containsPath(undeclared, p) }))
-			return view
-		}
+		// The desired side never holds a hand edit the render does not set.
+		shown := slices.DeleteFunc(slices.Clone(paths), func(p fieldPath) bool { return containsPath(undeclared, p) })
 		// Locally: the render's fields, and the live fields an apply would
 		// leave, those another declarer also owns.
 		local := project(want.Object, wantPaths)
-		for _, p := range paths {
-			if containsPath(wantPaths, p) || containsPath(undeclared, p) {
+		for _, p := range shown {
+			if containsPath(wantPaths, p) {
 				continue
 			}
 			if slices.ContainsFunc(owners, func(o fieldOwner) bool { return o.Manager != FieldManager && o.owns(p) }) {
@@ -299,7 +297,7 @@ func diffTenant(ctx context.Context, a *applier, t *liveTenant, desired []*unstr
 		case err != nil:
 			return out, fmt.Errorf("tenant %s: server-side dry run: %w", t.Namespace, err)
 		}
-		desiredView := keep(merged.Object)
+		desiredView := project(merged.Object, shown)
 		if equalJSON(liveView, desiredView) {
 			continue
 		}

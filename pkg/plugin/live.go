@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -300,19 +301,9 @@ func (r *liveReader) pickKustomization(candidates []*unstructured.Unstructured, 
 		if d := rank(a) - rank(b); d != 0 {
 			return d
 		}
-		return compareStrings(a.GetName(), b.GetName())
+		return strings.Compare(a.GetName(), b.GetName())
 	})
 	return readers[0], append(others, readers[1:]...)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readsTenantVars reports whether a Kustomization substitutes from the
@@ -404,7 +395,7 @@ func (r *liveReader) settle(t *liveTenant) {
 	d := o
 	d.Vars = nil
 	edited := func(obj *unstructured.Unstructured, path ...string) bool {
-		return t.noteSettingEdit(obj, path)
+		return t.noteHandEdit(obj, path, true)
 	}
 
 	if cm := t.Objects.ConfigMap; cm != nil {
@@ -499,34 +490,26 @@ func (t *liveTenant) ownersOf(obj *unstructured.Unstructured) []fieldOwner {
 }
 
 // noteHandEdit reports whether the field at path of obj was changed by
-// hand, and records it. An object no declarer wrote is taken as it is.
-func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath) bool {
-	owners := t.ownersOf(obj)
+// hand, and records it; setting says the field holds one of add's
+// settings. A tenant no declarer wrote is taken as it is.
+func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath, setting bool) bool {
 	if !t.declaredAnywhere {
 		return false
 	}
-	editor, ok := handEditor(owners, path)
+	editor, ok := handEditor(t.ownersOf(obj), path)
 	if !ok {
 		return false
 	}
-	edit := handEdit{Object: objectName(obj), Field: path.String(), Manager: editor.Manager}
+	edit := handEdit{Object: objectName(obj), Field: path.String(), Manager: editor.Manager, Setting: setting}
 	if editor.Time != nil {
 		edit.Time = editor.Time.UTC().Format(time.RFC3339)
 	}
-	if !slices.ContainsFunc(t.HandEdits, func(e handEdit) bool { return e.Object == edit.Object && e.Field == edit.Field }) {
+	i := slices.IndexFunc(t.HandEdits, func(e handEdit) bool { return e.Object == edit.Object && e.Field == edit.Field })
+	if i < 0 {
 		t.HandEdits = append(t.HandEdits, edit)
+	} else {
+		t.HandEdits[i].Setting = t.HandEdits[i].Setting || setting
 	}
-	return true
-}
-
-// noteSettingEdit is noteHandEdit for a field that holds a setting.
-func (t *liveTenant) noteSettingEdit(obj *unstructured.Unstructured, path fieldPath) bool {
-	if !t.noteHandEdit(obj, path) {
-		return false
-	}
-	t.HandEdits[slices.IndexFunc(t.HandEdits, func(e handEdit) bool {
-		return e.Object == objectName(obj) && e.Field == path.String()
-	})].Setting = true
 	return true
 }
 
@@ -546,7 +529,7 @@ func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
 			// Fields nobody owns are the CRD's defaults: add never set them.
 			if slices.ContainsFunc(owners, func(o fieldOwner) bool { return o.owns(p) }) {
 				all = append(all, p)
-				if !t.noteSettingEdit(src, p) {
+				if !t.noteHandEdit(src, p, true) {
 					decl = append(decl, p)
 				}
 			}
@@ -569,14 +552,14 @@ func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
 		hard, _, _ := unstructured.NestedStringMap(q.Object, "spec", "hard")
 		for _, k := range render.SortedKeys(hard) {
 			live.Quota = setVar(live.Quota, k, hard[k])
-			if !t.noteSettingEdit(q, fieldPath{"spec", "hard", k}) {
+			if !t.noteHandEdit(q, fieldPath{"spec", "hard", k}, true) {
 				declared.Quota = setVar(declared.Quota, k, hard[k])
 			}
 		}
 	}
 	if lr := t.Objects.LimitRange; lr != nil {
 		limits, _, _ := unstructured.NestedSlice(lr.Object, "spec", "limits")
-		edited := t.noteSettingEdit(lr, fieldPath{"spec", "limits"})
+		edited := t.noteHandEdit(lr, fieldPath{"spec", "limits"}, true)
 		for _, item := range limits {
 			m, _ := item.(map[string]any)
 			if m["type"] != string(corev1.LimitTypeContainer) {
@@ -633,7 +616,7 @@ func (t *liveTenant) noteDrift() {
 		owners := t.ownersOf(live)
 		wantPaths := leafPaths(want.Object)
 		for _, p := range wantPaths {
-			if t.noteHandEdit(live, p) || !declared(owners, p) {
+			if t.noteHandEdit(live, p, false) || !declared(owners, p) {
 				continue
 			}
 			got, _ := valueAt(live.Object, p)
