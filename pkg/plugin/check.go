@@ -348,7 +348,7 @@ func gatherFacts(ctx context.Context, c *clients, selection *tenantSelection, ku
 		scope = selection.Namespaces[0]
 	}
 	chunk := selection.ChunkSize
-	facts := &checkFacts{cluster: clusterFacts{deployments: map[string][]string{}}}
+	facts := &checkFacts{}
 	var (
 		mu                        sync.Mutex // guards the maps below, written from several lists
 		kustomizations            = map[string]*kustomizationSummary{}
@@ -417,49 +417,9 @@ func gatherFacts(ctx context.Context, c *clients, selection *tenantSelection, ku
 		present(resourceQuotaGVR, render.QuotaName, quotas),
 		present(limitRangeGVR, render.LimitRangeName, limits),
 		present(networkPolicyGVR, render.NetworkPolicyName, isolation),
-		func(ctx context.Context) error {
-			return eachPage(ctx, metav1.ListOptions{Limit: chunk}, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-				page, err := c.dynamic.Resource(deploymentGVR).Namespace(render.FluxNamespace).List(ctx, opts)
-				if err != nil {
-					return "", fmt.Errorf("listing Deployments in %s: %w", render.FluxNamespace, err)
-				}
-				for i := range page.Items {
-					name := page.Items[i].GetName()
-					if len(render.LockdownArgs(name)) == 0 {
-						continue
-					}
-					args := render.ManagerArgs(&page.Items[i])
-					mu.Lock()
-					facts.cluster.deployments[name] = args
-					mu.Unlock()
-				}
-				return page.GetContinue(), nil
-			})
-		},
-		func(ctx context.Context) error {
-			_, err := c.metadata.Resource(policyGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", render.GuardrailPolicyName, err)
-			}
-			facts.cluster.policy = true
-			return nil
-		},
-		func(ctx context.Context) error {
-			binding, err := c.dynamic.Resource(policyBindingGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", render.GuardrailPolicyName, err)
-			}
-			var b bindingSummary
-			b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
-			b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
-			facts.cluster.binding = &b
-			return nil
+		func(ctx context.Context) (err error) {
+			facts.cluster, err = readClusterFacts(ctx, c, chunk)
+			return err
 		},
 	}
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -475,6 +435,64 @@ func gatherFacts(ctx context.Context, c *clients, selection *tenantSelection, ku
 		t.quota, t.limitRange, t.networkPolicy = quotas[t.namespace], limits[t.namespace], isolation[t.namespace]
 	}
 	return facts, nil
+}
+
+// readClusterFacts reads what check's cluster rows judge: the Flux
+// controllers' manager args and the guardrail policy with its binding.
+func readClusterFacts(ctx context.Context, c *clients, chunk int64) (clusterFacts, error) {
+	facts := clusterFacts{deployments: map[string][]string{}}
+	var mu sync.Mutex // guards facts.deployments
+	reads := []func(context.Context) error{
+		func(ctx context.Context) error {
+			return eachPage(ctx, metav1.ListOptions{Limit: chunk}, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+				page, err := c.dynamic.Resource(deploymentGVR).Namespace(render.FluxNamespace).List(ctx, opts)
+				if err != nil {
+					return "", fmt.Errorf("listing Deployments in %s: %w", render.FluxNamespace, err)
+				}
+				for i := range page.Items {
+					name := page.Items[i].GetName()
+					if len(render.LockdownArgs(name)) == 0 {
+						continue
+					}
+					args := render.ManagerArgs(&page.Items[i])
+					mu.Lock()
+					facts.deployments[name] = args
+					mu.Unlock()
+				}
+				return page.GetContinue(), nil
+			})
+		},
+		func(ctx context.Context) error {
+			_, err := c.metadata.Resource(policyGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", render.GuardrailPolicyName, err)
+			}
+			facts.policy = true
+			return nil
+		},
+		func(ctx context.Context) error {
+			binding, err := c.dynamic.Resource(policyBindingGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", render.GuardrailPolicyName, err)
+			}
+			var b bindingSummary
+			b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
+			b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
+			facts.binding = &b
+			return nil
+		},
+	}
+	group, groupCtx := errgroup.WithContext(ctx)
+	for _, read := range reads {
+		group.Go(func() error { return read(groupCtx) })
+	}
+	return facts, group.Wait()
 }
 
 const bootstrapLockdownFix = `run "kubectl tenant bootstrap --lockdown"`

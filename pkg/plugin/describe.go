@@ -246,9 +246,10 @@ func (o *DescribeOptions) Validate() error {
 	return o.Selection.validate()
 }
 
-// Run reads, each kind once for all selected tenants, what check judges
-// and what live.go reads back of a tenant, then each tenant's source and
-// events, a few tenants at a time, and prints one description per tenant.
+// Run reads back the selected tenants (live.go: each kind once for all of
+// them), from which check's tenant facts are taken, and the cluster facts
+// check judges; then each tenant's source and events, a few tenants at a
+// time, and prints one description per tenant.
 func (o *DescribeOptions) Run(ctx context.Context) error {
 	c, err := newClients(o.configFlags, o.ErrOut, 50, 100)
 	if err != nil {
@@ -273,12 +274,12 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	var (
-		facts   *checkFacts
+		cluster clusterFacts
 		tenants []*liveTenant
 	)
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.Go(func() (err error) {
-		facts, err = gatherFacts(groupCtx, c, o.Selection, o.KustomizationName)
+		cluster, err = readClusterFacts(groupCtx, c, o.Selection.ChunkSize)
 		return err
 	})
 	group.Go(func() (err error) {
@@ -297,21 +298,13 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	factsOf := make(map[string]*tenantFacts, len(facts.tenants))
-	for _, t := range facts.tenants {
-		factsOf[t.namespace] = t
-	}
-	r := tenantReader{c: c, raw: raw, kustomizationName: o.KustomizationName, events: o.Events, cluster: clusterRows(facts.cluster)}
+	r := tenantReader{c: c, raw: raw, kustomizationName: o.KustomizationName, events: o.Events, cluster: clusterRows(cluster)}
 	descriptions := make([]*TenantDescription, len(tenants))
 	group, groupCtx = errgroup.WithContext(ctx)
 	group.SetLimit(describeConcurrency)
 	for i, t := range tenants {
-		f := factsOf[t.Namespace]
-		if f == nil { // a tenant that appeared between the two reads
-			f = &tenantFacts{namespace: t.Namespace, name: t.Settings.Name}
-		}
 		group.Go(func() error {
-			d, err := r.describeTenant(groupCtx, t, f, namespaceEvents[t.Namespace])
+			d, err := r.describeTenant(groupCtx, t, t.checkFacts(), namespaceEvents[t.Namespace])
 			descriptions[i] = d
 			return err
 		})

@@ -13,11 +13,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
@@ -66,8 +68,9 @@ type tenantObjects struct {
 	LimitRange     *unstructured.Unstructured
 	NetworkPolicy  *unstructured.Unstructured
 	Secrets        []*unstructured.Unstructured
-	// Others are objects labelled as the tenant's, or as the plugin's,
-	// that no render of the tenant holds.
+	// Others are service accounts and role bindings labelled as the
+	// tenant's, Kustomizations that read tenant-vars, and sources and
+	// Secrets labelled as the plugin's, that no render of the tenant holds.
 	Others []*unstructured.Unstructured
 }
 
@@ -181,8 +184,13 @@ func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstru
 			}
 		}
 	}
+	// A guardrail is the object of its name, labelled or not, as check
+	// judges it.
+	named := func(name string) metav1.ListOptions {
+		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+	}
 	lists := []liveList{
-		{configMapGVR, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", render.TenantVarsConfigMapName).String()},
+		{configMapGVR, named(render.TenantVarsConfigMapName),
 			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.ConfigMap = obj }},
 		{serviceAccountGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
 			func(t *liveTenant, obj *unstructured.Unstructured) {
@@ -196,12 +204,12 @@ func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstru
 			func(t *liveTenant, obj *unstructured.Unstructured) {
 				candidates[t.Namespace] = append(candidates[t.Namespace], obj)
 			}},
-		{resourceQuotaGVR, metav1.ListOptions{LabelSelector: managed},
-			byName(render.QuotaName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.Quota })},
-		{limitRangeGVR, metav1.ListOptions{LabelSelector: managed},
-			byName(render.LimitRangeName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.LimitRange })},
-		{networkPolicyGVR, metav1.ListOptions{LabelSelector: managed},
-			byName(render.NetworkPolicyName, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.NetworkPolicy })},
+		{resourceQuotaGVR, named(render.QuotaName),
+			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.Quota = obj }},
+		{limitRangeGVR, named(render.LimitRangeName),
+			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.LimitRange = obj }},
+		{networkPolicyGVR, named(render.NetworkPolicyName),
+			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.NetworkPolicy = obj }},
 		{secretGVR, metav1.ListOptions{LabelSelector: managed},
 			func(t *liveTenant, obj *unstructured.Unstructured) {
 				t.Objects.Secrets = append(t.Objects.Secrets, obj)
@@ -511,6 +519,27 @@ func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath
 		t.HandEdits[i].Setting = t.HandEdits[i].Setting || setting
 	}
 	return true
+}
+
+// checkFacts are the facts check judges a tenant by, read off its live
+// objects, so that describe needs no second read of them.
+func (t *liveTenant) checkFacts() *tenantFacts {
+	f := &tenantFacts{namespace: t.Namespace, name: t.Settings.Name,
+		quota: t.Objects.Quota != nil, limitRange: t.Objects.LimitRange != nil, networkPolicy: t.Objects.NetworkPolicy != nil}
+	if ks := t.Objects.Kustomization; ks != nil {
+		f.kustomization = &kustomizationSummary{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ks.Object, f.kustomization); err != nil {
+			f.kustomization = nil
+		}
+	}
+	if rb := t.Objects.RoleBinding; rb != nil {
+		ref := &rbacv1.RoleRef{}
+		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
+		ref.Kind, _, _ = unstructured.NestedString(rb.Object, "roleRef", "kind")
+		ref.Name, _, _ = unstructured.NestedString(rb.Object, "roleRef", "name")
+		f.roleRef = ref
+	}
+	return f
 }
 
 // readConfinement reads a confined tenant's own source and guardrails,
