@@ -21,6 +21,7 @@ import (
 // and confined with its own source; and refuses bad input in one line
 // without changing anything.
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, fluxEnvOptions(false))
 	for _, step := range []struct {
 		name string

@@ -1,6 +1,8 @@
 // Package e2e runs the kubectl-tenant binary against a real kube-apiserver,
 // etcd, kube-controller-manager and Flux source- and kustomize-controller,
-// started on loopback by internal/localcluster.
+// started on loopback by internal/localcluster. Each test starts a cluster of
+// its own and runs in parallel with the others (go test -parallel), as they
+// spend most of their time waiting on Flux.
 package e2e
 
 import (

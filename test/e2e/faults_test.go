@@ -30,6 +30,7 @@ var (
 // cluster as it was or completable by running the same command again.
 // Flux's CRDs are installed; its controllers are not needed here.
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, localcluster.Options{ControllerManager: true})
 	shared.with(t).mustRun("bootstrap", "--manifests", theSuite.manifests, "--git-url", "https://git.example.com/tenants.git")
 

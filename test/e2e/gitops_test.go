@@ -39,6 +39,7 @@ type gitOps struct {
 // again: export writes what add rendered, Flux reconciles the tree, and
 // diff sees no difference until someone edits by hand.
 func TestGitOpsRoundTrip(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, fluxEnvOptions(false))
 	g := &gitOps{rendered: map[string]string{}, dir: filepath.Join(t.TempDir(), "tenants")}
 	for _, step := range []struct {

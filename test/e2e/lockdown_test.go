@@ -44,6 +44,7 @@ func guardedTenantArgs() []string {
 // confinement fails and changes nothing. README's security table names
 // these steps.
 func TestLockdown(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, fluxEnvOptions(true))
 	for _, step := range []struct {
 		name string

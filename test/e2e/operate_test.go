@@ -27,6 +27,7 @@ const dayTwoInterval = "1h"
 // reports Flux's own message for a tenant that fails, and the selection
 // touches tenant namespaces only, refusing bad input before any write.
 func TestDayTwo(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, fluxEnvOptions(false))
 	for _, step := range []struct {
 		name string

@@ -23,6 +23,7 @@ import (
 // TestAddWithoutFlux: on a cluster without Flux, add says so and applies
 // nothing, not even the namespace.
 func TestAddWithoutFlux(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, localcluster.Options{}).with(t)
 	e.mustFail("run \"kubectl tenant bootstrap\" first", "add", "nofluxns", "sometenant")
 	e.assertAbsent(namespaceGVR, "", "nofluxns")
@@ -31,6 +32,7 @@ func TestAddWithoutFlux(t *testing.T) {
 // TestTenantLifecycle drives every command against one cluster running the
 // controller-manager and Flux, in the order a user would.
 func TestTenantLifecycle(t *testing.T) {
+	t.Parallel()
 	shared := startEnv(t, fluxEnvOptions(false))
 	for _, step := range []struct {
 		name string
