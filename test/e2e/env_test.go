@@ -69,8 +69,12 @@ func setUp(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(tmp)
 	binary := filepath.Join(tmp, "kubectl-tenant")
-	build := exec.Command("go", "build", "-o", binary, "-ldflags", "-X main.version=v0.0.0-e2e", "./cmd/kubectl-tenant")
+	// Built as the release builds it (.goreleaser.yaml: CGO off, -trimpath), so
+	// the tests run what users install; it also shares compiled packages with
+	// make dist-test's snapshot.
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, "-ldflags", "-X main.version=v0.0.0-e2e", "./cmd/kubectl-tenant")
 	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("building kubectl-tenant: %v\n%s", err, out)
 	}
