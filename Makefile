@@ -58,11 +58,9 @@ dist-test:
 bench: tools
 	bench/run.sh
 
-# vet -race: the same build configuration as make test, so the two share every
-# compiled package instead of compiling the dependency tree twice.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -race ./...
+	$(GO) vet ./...
 
 # Starts a local cluster with Flux, bootstraps it, adds two tenants and prints
 # them; KEEP=1 leaves it running and prints the KUBECONFIG to use.
