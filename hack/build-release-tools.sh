@@ -32,8 +32,7 @@ GO_BUILD_FLAGS="-trimpath"
 # goreleaser and krew only package and install: compiled without optimisation
 # (-N -l) they run the same and build in 194 s instead of 268 s from a cold
 # cache (measured on this 2-core machine), the largest build of CI's dist phase.
-# -dwarf=false: the -s -w link drops the debug information anyway.
-GO_GCFLAGS="all=-N -l -dwarf=false"
+GO_GCFLAGS="${UNOPTIMISED_GCFLAGS}"
 
 # version_of MODULE prints the version of MODULE that the tools module selects.
 version_of() {

@@ -35,17 +35,15 @@ export GOTOOLCHAIN=local
 STRIP_LDFLAGS="-s -w"
 KUBE_LDFLAGS="${STRIP_LDFLAGS} -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
 
-# TOOLS_GCFLAGS, when set, is passed to go build as -gcflags. CI sets it to
-# "all=-N -l -dwarf=false": compiled without optimisation (and without the debug
-# information that -s -w drops) the components behave the same and a cold build
-# takes about a third less CPU, and CI checks behaviour, not speed. The
-# stamps hash it, so `make bench` (which leaves it unset) gets optimised builds.
-GO_GCFLAGS="${TOOLS_GCFLAGS:-}"
-
 mkdir -p "${BIN}"
 
 # shellcheck source=hack/lib/build-tool.sh
 source "${ROOT}/hack/lib/build-tool.sh"
+
+# TOOLS_UNOPTIMISED=1 (CI sets it; CI checks behaviour, not speed) builds the
+# components with UNOPTIMISED_GCFLAGS. The stamps hash the flags, so `make bench`,
+# which leaves it unset, gets optimised builds.
+if [[ "${TOOLS_UNOPTIMISED:-}" == 1 ]]; then GO_GCFLAGS="${UNOPTIMISED_GCFLAGS}"; fi
 
 # flux_manifests extracts config/data/flux/<version> from the flux-operator module zip.
 # `go mod download` reports an error for that module (it needs a newer Go) but it still
