@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the binaries and manifests used by the local cluster (internal/localcluster) into
 # _output/bin and _output/flux-manifests:
-#   kube-apiserver, kube-controller-manager  (hack/tools/kube)
-#   etcd                                     (hack/tools/etcd)
-#   source-controller, kustomize-controller  (hack/tools/flux)
+#   kube-apiserver, kube-controller-manager, etcd, source-controller and
+#   kustomize-controller, all from one tools module (hack/tools/cluster), so
+#   the libraries they share compile once
 #   flux-manifests/<version>/*.yaml          (from the flux-operator module zip)
 #
 # Each output is rebuilt only when its inputs change: a stamp file next to it records a
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${ROOT}/hack/tools"
+TOOLS="${ROOT}/hack/tools/cluster"
 OUT="${ROOT}/_output"
 BIN="${OUT}/bin"
 
@@ -25,7 +25,7 @@ FLUX_OPERATOR_MODULE="github.com/controlplaneio-fluxcd/flux-operator@v0.59.0"
 
 # No ",direct": if the proxy cannot serve a module we want to fail fast, not hang on VCS.
 export GOPROXY="${GOPROXY_OVERRIDE:-https://proxy.golang.org}"
-# The tools modules are never vendored; -mod=mod lets go build fill in go.sum gaps of
+# The tools module is never vendored; -mod=mod lets go build fill in go.sum gaps of
 # test-only dependencies without failing; no VCS stamping (the binaries are tools).
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOTOOLCHAIN=local
@@ -88,10 +88,10 @@ for cmd in go sha256sum unzip; do
 done
 
 total_start=${SECONDS}
-build_tool kube-apiserver          "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-apiserver          "${KUBE_LDFLAGS}"
-build_tool kube-controller-manager "${TOOLS}/kube" k8s.io/kubernetes/cmd/kube-controller-manager "${KUBE_LDFLAGS}"
-build_tool etcd                    "${TOOLS}/etcd" go.etcd.io/etcd/server/v3                     "${STRIP_LDFLAGS}"
-build_tool source-controller       "${TOOLS}/flux" github.com/fluxcd/source-controller            "${STRIP_LDFLAGS}"
-build_tool kustomize-controller    "${TOOLS}/flux" github.com/fluxcd/kustomize-controller         "${STRIP_LDFLAGS}"
+build_tool kube-apiserver          "${TOOLS}" k8s.io/kubernetes/cmd/kube-apiserver          "${KUBE_LDFLAGS}"
+build_tool kube-controller-manager "${TOOLS}" k8s.io/kubernetes/cmd/kube-controller-manager "${KUBE_LDFLAGS}"
+build_tool etcd                    "${TOOLS}" go.etcd.io/etcd/server/v3                     "${STRIP_LDFLAGS}"
+build_tool source-controller       "${TOOLS}" github.com/fluxcd/source-controller            "${STRIP_LDFLAGS}"
+build_tool kustomize-controller    "${TOOLS}" github.com/fluxcd/kustomize-controller         "${STRIP_LDFLAGS}"
 flux_manifests
 echo "==> tools ready in ${BIN#"${ROOT}"/} ($((SECONDS - total_start))s)"
