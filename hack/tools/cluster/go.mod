@@ -5,10 +5,10 @@
 //
 // One module, not one per component, so that the libraries they share (k8s.io/api,
 // apimachinery, client-go, grpc, protobuf, ...) resolve to one version each and compile
-// once: a cold CI build of the components takes about a third less CPU. Flux's
-// controllers are therefore built against the Kubernetes libraries of the apiserver they
-// run beside (v0.37), where Flux's release builds them against v0.36; their code, flags
-// and manifests are Flux's own.
+// once: in a cold CI, Flux's two controllers took 313 s to build after the kube ones,
+// where they took 433 s from their own module. Flux's controllers are therefore built
+// against the Kubernetes libraries of the apiserver they run beside (v0.37), where Flux's
+// release builds them against v0.36; their code, flags and manifests are Flux's own.
 //
 // Run `go mod tidy -e` here: tidy also resolves the tests of source-controller's packages,
 // which need github.com/fluxcd/pkg/helmtestserver@v0.40.2, no longer served by the proxy.
