@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-tenant/kubectl-tenant/internal/crdwait"
 	"github.com/kubectl-tenant/kubectl-tenant/internal/fluxinstall"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 const bootstrapExample = `  # Install Flux and point the shared source at this checkout's origin
@@ -45,7 +46,7 @@ type BootstrapOptions struct {
 	// rbac.yaml, policies.yaml), for clusters that cannot reach GitHub;
 	// empty means download the release's.
 	ManifestsDir   string
-	DryRun         DryRunStrategy
+	DryRun         tenant.DryRunStrategy
 	ForceConflicts bool
 	Timeout        time.Duration
 
@@ -143,15 +144,15 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.DryRun == DryRunClient {
+	if o.DryRun == tenant.DryRunClient {
 		return o.output.printAll(o.Out, objects)
 	}
 	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
 		return err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.discovery))
-	a := &applier{client: c.dynamic, mapper: mapper, dryRun: o.DryRun, forceConflicts: o.ForceConflicts}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
+	a := &tenant.Applier{Client: c.Dynamic, Mapper: mapper, DryRun: o.DryRun, ForceConflicts: o.ForceConflicts}
 
 	var first, rest []*unstructured.Unstructured
 	var crds []string
@@ -169,7 +170,7 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 	if err := o.applyAll(ctx, a, first); err != nil {
 		return err
 	}
-	if o.DryRun == DryRunNone {
+	if o.DryRun == tenant.DryRunNone {
 		if err := o.waitEstablished(ctx, c, crds); err != nil {
 			return err
 		}
@@ -179,18 +180,18 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 	if err := o.applyAll(ctx, a, rest); err != nil {
 		return err
 	}
-	if o.output.human() && o.DryRun == DryRunNone {
+	if o.output.human() && o.DryRun == tenant.DryRunNone {
 		fmt.Fprintf(o.Out, "Flux %s installed in %s, watching all namespaces; GitRepository %s/%s follows %s (branch %s).\n",
 			o.Bootstrap.Version, render.FluxNamespace, render.FluxNamespace, o.Bootstrap.SourceName, o.Bootstrap.GitURL, o.Bootstrap.Branch)
 	}
 	return nil
 }
 
-func (o *BootstrapOptions) applyAll(ctx context.Context, a *applier, objs []*unstructured.Unstructured) error {
+func (o *BootstrapOptions) applyAll(ctx context.Context, a *tenant.Applier, objs []*unstructured.Unstructured) error {
 	warned := false
 	for _, obj := range objs {
-		applied, err := a.apply(ctx, obj)
-		if err != nil && o.DryRun == DryRunServer && (meta.IsNoMatchError(err) || isMissingNamespace(err, obj.GetNamespace())) {
+		applied, err := a.Apply(ctx, obj)
+		if err != nil && o.DryRun == tenant.DryRunServer && (meta.IsNoMatchError(err) || isMissingNamespace(err, obj.GetNamespace())) {
 			// A server dry run creates neither the CRDs nor the namespace,
 			// so what depends on them can only be shown as rendered.
 			if !warned {
@@ -211,8 +212,8 @@ func (o *BootstrapOptions) applyAll(ctx context.Context, a *applier, objs []*uns
 
 // waitEstablished waits until the API server serves every CRD, so that the
 // objects of those kinds can be applied.
-func (o *BootstrapOptions) waitEstablished(ctx context.Context, c *clients, names []string) error {
-	return crdwait.WaitEstablished(ctx, c.dynamic, names, o.Timeout)
+func (o *BootstrapOptions) waitEstablished(ctx context.Context, c *tenant.Clients, names []string) error {
+	return crdwait.WaitEstablished(ctx, c.Dynamic, names, o.Timeout)
 }
 
 // isMissingNamespace reports whether err says obj's namespace does not exist.

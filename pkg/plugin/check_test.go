@@ -14,170 +14,16 @@ import (
 	"sync"
 	"testing"
 
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/posture"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
-// results is "CHECK=RESULT" of each row, for compact comparisons.
-func results(rows []checkRow) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.Check + "=" + string(r.Result)
-	}
-	return out
-}
-
-func TestClusterRows(t *testing.T) {
-	locked := render.LockdownArgs("kustomize-controller")
-	good := &bindingSummary{PolicyName: render.GuardrailPolicyName, ValidationActions: []string{"Deny"}}
-	for _, tc := range []struct {
-		name  string
-		facts clusterFacts
-		want  []string
-		// detail is a fragment the first row's detail must hold.
-		detail string
-	}{
-		{"Flux not installed", clusterFacts{},
-			[]string{"lockdown/kustomize-controller=FAIL", "guardrail-policy=FAIL", "guardrail-binding=FAIL"}, "Flux not installed"},
-		{"locked down", clusterFacts{deployments: map[string][]string{"kustomize-controller": append([]string{"--log-level=info"}, locked...)}, policy: true, binding: good},
-			[]string{"lockdown/kustomize-controller=PASS", "guardrail-policy=PASS", "guardrail-binding=PASS"}, "runs with"},
-		{"default install", clusterFacts{deployments: map[string][]string{"kustomize-controller": {"--watch-all-namespaces=true"}}, policy: true, binding: good},
-			[]string{"lockdown/kustomize-controller=FAIL", "guardrail-policy=PASS", "guardrail-binding=PASS"},
-			`runs without --no-cross-namespace-refs=true --default-service-account=default --no-remote-bases=true; run "kubectl tenant bootstrap --lockdown"`},
-		{"a bare boolean flag counts, a later =false undoes it", clusterFacts{deployments: map[string][]string{
-			"kustomize-controller": {"--no-cross-namespace-refs", "--default-service-account=default", "--no-remote-bases=true", "--no-remote-bases=false"}}, policy: true, binding: good},
-			[]string{"lockdown/kustomize-controller=FAIL", "guardrail-policy=PASS", "guardrail-binding=PASS"}, "runs without --no-remote-bases=true;"},
-		{"no manager container", clusterFacts{deployments: map[string][]string{"kustomize-controller": nil}, policy: true, binding: good},
-			[]string{"lockdown/kustomize-controller=FAIL", "guardrail-policy=PASS", "guardrail-binding=PASS"}, "no container named manager"},
-		{"other controllers only when installed", clusterFacts{deployments: map[string][]string{
-			"kustomize-controller": locked, "helm-controller": {"--no-cross-namespace-refs=true"}, "notification-controller": render.LockdownArgs("notification-controller")}, policy: true, binding: good},
-			[]string{"lockdown/kustomize-controller=PASS", "lockdown/helm-controller=FAIL", "lockdown/notification-controller=PASS", "guardrail-policy=PASS", "guardrail-binding=PASS"}, ""},
-		{"binding that only warns", clusterFacts{deployments: map[string][]string{"kustomize-controller": locked}, policy: true,
-			binding: &bindingSummary{PolicyName: render.GuardrailPolicyName, ValidationActions: []string{"Warn", "Audit"}}},
-			[]string{"lockdown/kustomize-controller=PASS", "guardrail-policy=PASS", "guardrail-binding=FAIL"}, ""},
-		{"binding of another policy", clusterFacts{deployments: map[string][]string{"kustomize-controller": locked}, policy: true,
-			binding: &bindingSummary{PolicyName: "other", ValidationActions: []string{"Deny"}}},
-			[]string{"lockdown/kustomize-controller=PASS", "guardrail-policy=PASS", "guardrail-binding=FAIL"}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rows := clusterRows(tc.facts)
-			if got := results(rows); !slices.Equal(got, tc.want) {
-				t.Errorf("rows = %q, want %q", got, tc.want)
-			}
-			if !strings.Contains(rows[0].Detail, tc.detail) {
-				t.Errorf("detail %q does not contain %q", rows[0].Detail, tc.detail)
-			}
-			for _, r := range rows {
-				if r.Scope != "cluster" {
-					t.Errorf("row %s has scope %q", r.Check, r.Scope)
-				}
-				if r.Result != checkPass && !strings.Contains(r.Detail, "kubectl tenant bootstrap --lockdown") {
-					t.Errorf("%s row %s names no fix: %q", r.Result, r.Check, r.Detail)
-				}
-			}
-		})
-	}
-}
-
-func TestTenantRows(t *testing.T) {
-	unconfined := &tenantFacts{namespace: "foo", name: "sometenant", kustomization: &kustomizationSummary{}, roleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}}
-	unconfined.kustomization.Spec.SourceRef.Kind, unconfined.kustomization.Spec.SourceRef.Name, unconfined.kustomization.Spec.SourceRef.Namespace = "GitRepository", "default", "flux-system"
-	confined := &tenantFacts{namespace: "bar", name: "other", kustomization: &kustomizationSummary{}, roleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "admin"},
-		quota: true, limitRange: true, networkPolicy: true}
-	confined.kustomization.Spec.ServiceAccountName = "bar"
-	confined.kustomization.Spec.SourceRef.Kind, confined.kustomization.Spec.SourceRef.Name = "GitRepository", "default"
-	for _, tc := range []struct {
-		name  string
-		facts *tenantFacts
-		want  []string
-	}{
-		{"unconfined", unconfined, []string{"service-account=FAIL", "source=FAIL", "role=FAIL", "quota=WARN", "limit-range=WARN", "network-policy=WARN"}},
-		{"confined", confined, []string{"service-account=PASS", "source=PASS", "role=PASS", "quota=PASS", "limit-range=PASS", "network-policy=PASS"}},
-		{"no Kustomization, no RoleBinding", &tenantFacts{namespace: "baz", name: "t"}, []string{"kustomization=FAIL", "role=WARN", "quota=WARN", "limit-range=WARN", "network-policy=WARN"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rows := tenantRows(tc.facts, "dummy")
-			if got := results(rows); !slices.Equal(got, tc.want) {
-				t.Errorf("rows = %q, want %q", got, tc.want)
-			}
-			for _, r := range rows {
-				if r.Scope != tc.facts.namespace {
-					t.Errorf("row %s has scope %q, want %q", r.Check, r.Scope, tc.facts.namespace)
-				}
-				if r.Result != checkPass && !strings.Contains(r.Detail, fmt.Sprintf(`run "kubectl tenant add %s %s --confine`, tc.facts.namespace, tc.facts.name)) {
-					t.Errorf("%s row %s names no fix: %q", r.Result, r.Check, r.Detail)
-				}
-			}
-		})
-	}
-	rows := tenantRows(unconfined, "dummy")
-	if want := "refers to GitRepository/default in flux-system"; !strings.Contains(rows[1].Detail, want) {
-		t.Errorf("source detail %q does not contain %q", rows[1].Detail, want)
-	}
-	if got := unconfined.serviceAccount(); got != "foo" {
-		t.Errorf("an unconfined tenant is probed as %q, want its own ServiceAccount foo", got)
-	}
-}
-
-func TestProbeRows(t *testing.T) {
-	quota := schema.GroupResource{Resource: "resourcequotas"}
-	policyDenial := apierrors.NewForbidden(quota, "tenant-quota", errors.New("ValidatingAdmissionPolicy 'kubectl-tenant-guardrails' with binding 'kubectl-tenant-guardrails' denied request: kubectl-tenant guardrail: resourcequotas tenant-quota in tenant namespace foo is managed by the platform"))
-	invalidByPolicy := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "tenant-vars", nil)
-	invalidByPolicy.ErrStatus.Message = "ValidatingAdmissionPolicy 'kubectl-tenant-guardrails' denied request"
-	impersonation := apierrors.NewForbidden(schema.GroupResource{Resource: "serviceaccounts"}, "foo", errors.New(`User "dev" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "foo"`))
-	for _, tc := range []struct {
-		name   string
-		err    error
-		result checkResult
-		detail string
-	}{
-		{"the dry run would succeed", nil, checkFail, "the tenant can delete its quota: FIX"},
-		{"denied by the policy", policyDenial, checkPass, "denied by the guardrail policy"},
-		{"422 from a policy", invalidByPolicy, checkPass, "denied by the guardrail policy"},
-		{"forbidden by RBAC", apierrors.NewForbidden(quota, "tenant-quota", errors.New(`User "system:serviceaccount:foo:foo" cannot delete resource "resourcequotas"`)), checkPass, "forbidden by RBAC"},
-		{"caller may not impersonate", impersonation, checkWarn, "you may not impersonate"},
-		{"nothing there", apierrors.NewNotFound(quota, "tenant-quota"), checkWarn, "not checked: nothing to delete its quota"},
-		{"an invalid request is not a denial", apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "tenant-vars", nil), checkFail, "not checked"},
-		{"server error", apierrors.NewInternalError(errors.New("etcd down")), checkFail, "not checked"},
-	} {
-		t.Run("dry run: "+tc.name, func(t *testing.T) {
-			row := dryRunRow("foo", "quota-protected", "delete its quota", tc.err, "FIX")
-			if row.Result != tc.result || !strings.Contains(row.Detail, tc.detail) {
-				t.Errorf("row = %s %q, want %s containing %q", row.Result, row.Detail, tc.result, tc.detail)
-			}
-		})
-	}
-	user := "system:serviceaccount:foo:foo"
-	for _, tc := range []struct {
-		name    string
-		allowed bool
-		err     error
-		result  checkResult
-		detail  string
-	}{
-		{"allowed", true, nil, checkFail, user + " may create ClusterRoleBindings, so FIX"},
-		{"denied", false, nil, checkPass, user + " may not create ClusterRoleBindings"},
-		{"caller may not review", false, apierrors.NewForbidden(schema.GroupResource{Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, "", errors.New("no")), checkWarn, "you may not create SubjectAccessReviews"},
-		{"server error", false, apierrors.NewInternalError(errors.New("boom")), checkFail, "not checked"},
-	} {
-		t.Run("review: "+tc.name, func(t *testing.T) {
-			row := reviewRow("foo", "no-cluster-role-bindings", user, "create ClusterRoleBindings", tc.allowed, tc.err, "FIX")
-			if row.Result != tc.result || !strings.Contains(row.Detail, tc.detail) {
-				t.Errorf("row = %s %q, want %s containing %q", row.Result, row.Detail, tc.result, tc.detail)
-			}
-		})
-	}
-}
-
 func TestCheckErrorAndReport(t *testing.T) {
-	rows := []checkRow{
-		{Scope: "cluster", Check: "guardrail-policy", Result: checkPass, Detail: "ok"},
-		{Scope: "foo", Check: "role", Result: checkFail, Detail: "cluster-admin"},
-		{Scope: "foo", Check: "quota", Result: checkWarn, Detail: "none"},
-		{Scope: "bar", Check: "role", Result: checkPass, Detail: "admin"},
+	rows := []posture.Row{
+		{Scope: "cluster", Check: "guardrail-policy", Result: posture.Pass, Detail: "ok"},
+		{Scope: "foo", Check: "role", Result: posture.Fail, Detail: "cluster-admin"},
+		{Scope: "foo", Check: "quota", Result: posture.Warn, Detail: "none"},
+		{Scope: "bar", Check: "role", Result: posture.Pass, Detail: "admin"},
 	}
 	err := checkError(rows)
 	if err == nil || err.Error() != "check: 1 of 4 checks failed (the FAIL rows say what to run)" || !IsCheckFailed(err) {
@@ -227,6 +73,15 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 			{"metadata":{"name":"foo-reconciler","namespace":"foo"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"}},
 			{"metadata":{"name":"bar-reconciler","namespace":"bar"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"}},
 			{"metadata":{"name":"other","namespace":"bar"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}]}`,
+		// What the tenant model reads besides: each tenant's ServiceAccount
+		// and tenant-vars, and foo's own source.
+		"/api/v1/serviceaccounts": `{"kind":"ServiceAccountList","apiVersion":"v1","metadata":{},"items":[
+			{"metadata":{"name":"foo","namespace":"foo","labels":{"` + render.FluxTenantLabelKey + `":"foo"}}},
+			{"metadata":{"name":"bar","namespace":"bar","labels":{"` + render.FluxTenantLabelKey + `":"bar"}}}]}`,
+		"/api/v1/configmaps": `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{},"items":[
+			{"metadata":{"name":"tenant-vars","namespace":"foo"}},{"metadata":{"name":"tenant-vars","namespace":"bar"}}]}`,
+		"/apis/source.toolkit.fluxcd.io/v1/gitrepositories": `{"kind":"GitRepositoryList","apiVersion":"source.toolkit.fluxcd.io/v1","metadata":{},"items":[
+			{"apiVersion":"source.toolkit.fluxcd.io/v1","kind":"GitRepository","metadata":{"name":"default","namespace":"foo","labels":{"` + render.ManagedByLabelKey + `":"` + render.ManagedByValue + `"}}}]}`,
 		"/api/v1/resourcequotas":                     metaList(item("foo", render.QuotaName, "")),
 		"/api/v1/limitranges":                        metaList(item("foo", render.LimitRangeName, "")),
 		"/apis/networking.k8s.io/v1/networkpolicies": metaList(item("foo", render.NetworkPolicyName, "")),

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -16,7 +17,7 @@ import (
 // no suggestions: completion must never print to the terminal.
 type tenantCompletion struct {
 	configFlags *genericclioptions.ConfigFlags
-	selection   *tenantSelection
+	selection   *tenant.Selection
 }
 
 // namespaces completes tenant namespaces starting with what was typed.
@@ -38,8 +39,8 @@ func (c tenantCompletion) complete(ctx context.Context, prefix string, pick func
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var out []string
-	opts := metav1.ListOptions{LabelSelector: c.selection.LabelKey, Limit: defaultChunkSize}
-	err = cl.eachNamespace(ctx, opts, func(ns *metav1.PartialObjectMetadata) {
+	opts := metav1.ListOptions{LabelSelector: c.selection.LabelKey, Limit: tenant.DefaultChunkSize}
+	err = cl.EachNamespace(ctx, opts, func(ns *metav1.PartialObjectMetadata) {
 		if v := pick(ns); v != "" && strings.HasPrefix(v, prefix) {
 			out = append(out, v)
 		}

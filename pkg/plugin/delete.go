@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,9 +32,9 @@ type DeleteOptions struct {
 	genericiooptions.IOStreams
 
 	// Selection names exactly one tenant: by namespace, by name or both.
-	Selection *tenantSelection
+	Selection *tenant.Selection
 	Namespace string
-	DryRun    DryRunStrategy
+	DryRun    tenant.DryRunStrategy
 	Wait      bool
 	Timeout   time.Duration
 
@@ -46,7 +47,7 @@ func NewCmdDelete(configFlags *genericclioptions.ConfigFlags, streams genericioo
 		configFlags: configFlags,
 		outputFlags: newObjectOutputFlags("deleted"),
 		IOStreams:   streams,
-		Selection:   newTenantSelection(false),
+		Selection:   tenant.NewSelection(false),
 		Timeout:     5 * time.Minute,
 	}
 	cmd := &cobra.Command{
@@ -63,7 +64,7 @@ several namespaces is refused, and so is any namespace of the cluster or of Flux
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")
-	o.Selection.addNameFlags(cmd, configFlags)
+	addNameFlags(cmd, o.Selection, configFlags)
 	f.BoolVar(&o.Wait, "wait", false, "Wait until the namespace is gone")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	addDryRunFlag(cmd, &o.DryRun)
@@ -90,7 +91,7 @@ func (o *DeleteOptions) Complete(cmd *cobra.Command, args []string) error {
 		o.Namespace = args[0]
 	}
 	if o.Namespace != "" {
-		o.Selection.complete([]string{o.Namespace})
+		o.Selection.Complete([]string{o.Namespace})
 	}
 	var err error
 	o.output, err = o.outputFlags.toOutput(o.DryRun)
@@ -102,10 +103,10 @@ func (o *DeleteOptions) Validate() error {
 	if o.Namespace == "" && o.Selection.Name == "" {
 		return fmt.Errorf("give --tenant-namespace, --tenant-name or both")
 	}
-	if err := o.Selection.validate(); err != nil {
+	if err := o.Selection.Validate(); err != nil {
 		return err
 	}
-	if o.Wait && o.DryRun != DryRunNone {
+	if o.Wait && o.DryRun != tenant.DryRunNone {
 		return fmt.Errorf("--wait cannot be combined with --dry-run=%s: nothing is deleted to wait for", o.DryRun)
 	}
 	if o.Timeout <= 0 {
@@ -124,7 +125,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.DryRun == DryRunClient {
+	if o.DryRun == tenant.DryRunClient {
 		return o.output.printObj(o.Out, ns)
 	}
 	uid := ns.GetUID()
@@ -133,10 +134,10 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		// deleted and made again by someone else, maybe without the label.
 		Preconditions: &metav1.Preconditions{UID: &uid},
 	}
-	if o.DryRun == DryRunServer {
+	if o.DryRun == tenant.DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	if err := c.dynamic.Resource(namespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil {
+	if err := c.Dynamic.Resource(tenant.NamespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil {
 		return fmt.Errorf("deleting namespace %q: %w", ns.GetName(), err)
 	}
 	if err := o.output.printObj(o.Out, ns); err != nil {
@@ -150,9 +151,9 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 
 // findTenant returns the single tenant namespace the flags select, or says
 // why there is none to delete.
-func (o *DeleteOptions) findTenant(ctx context.Context, c *clients) (*unstructured.Unstructured, error) {
+func (o *DeleteOptions) findTenant(ctx context.Context, c *tenant.Clients) (*unstructured.Unstructured, error) {
 	var matches []*unstructured.Unstructured
-	err := o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+	err := o.Selection.EachObject(ctx, c, func(ns *unstructured.Unstructured) error {
 		matches = append(matches, ns)
 		return nil
 	})
@@ -173,9 +174,9 @@ func (o *DeleteOptions) findTenant(ctx context.Context, c *clients) (*unstructur
 	}
 }
 
-func (o *DeleteOptions) waitUntilGone(ctx context.Context, c *clients, name string) error {
+func (o *DeleteOptions) waitUntilGone(ctx context.Context, c *tenant.Clients, name string) error {
 	err := wait.PollUntilContextTimeout(ctx, waitPollInterval, o.Timeout, true, func(ctx context.Context) (bool, error) {
-		_, err := c.dynamic.Resource(namespaceGVR).Get(ctx, name, metav1.GetOptions{})
+		_, err := c.Dynamic.Resource(tenant.NamespaceGVR).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
 		}

@@ -20,10 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/posture"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 const describeExample = `  # Describe one tenant by its namespace
@@ -71,7 +72,7 @@ type TenantDescription struct {
 	Variables []DescribedVariable `json:"variables"`
 	// HandEdits are the tenant's fields that someone other than its
 	// declarers changed, as live.go reads them back for diff and export.
-	HandEdits []handEdit `json:"handEdits"`
+	HandEdits []tenant.HandEdit `json:"handEdits"`
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses.
 	Inexpressible []string             `json:"inexpressible"`
@@ -185,7 +186,7 @@ type DescribeOptions struct {
 	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
-	Selection         *tenantSelection
+	Selection         *tenant.Selection
 	KustomizationName string
 	Events            int
 
@@ -198,7 +199,7 @@ func NewCmdDescribe(configFlags *genericclioptions.ConfigFlags, streams generici
 		configFlags:       configFlags,
 		outputFlags:       &outputFlags{print: genericclioptions.NewPrintFlags("")},
 		IOStreams:         streams,
-		Selection:         newTenantSelection(false),
+		Selection:         tenant.NewSelection(false),
 		KustomizationName: render.DefaultKustomizationName,
 		Events:            defaultDescribeEvents,
 	}
@@ -218,7 +219,7 @@ for more than one tenant).`,
 		Example: describeExample,
 		RunE:    runCommand(o),
 	}
-	o.Selection.addFlags(cmd, configFlags)
+	addSelectionFlags(cmd, o.Selection, configFlags)
 	f := cmd.Flags()
 	f.StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
 	f.IntVar(&o.Events, "events", o.Events, "How many of the last events to show; 0 reads none")
@@ -229,7 +230,7 @@ for more than one tenant).`,
 
 // Complete takes tenant namespaces as arguments and builds the printer.
 func (o *DescribeOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Selection.complete(args)
+	o.Selection.Complete(args)
 	var err error
 	o.output, err = o.outputFlags.toReportOutput("describe", "text", []string{"", "json", "yaml"})
 	return err
@@ -243,13 +244,12 @@ func (o *DescribeOptions) Validate() error {
 	if o.Events < 0 {
 		return fmt.Errorf("invalid --events %d: must be 0 or more", o.Events)
 	}
-	return o.Selection.validate()
+	return o.Selection.Validate()
 }
 
-// Run reads back the selected tenants (live.go: each kind once for all of
-// them), from which check's tenant facts are taken, and the cluster facts
-// check judges; then each tenant's source and events, a few tenants at a
-// time, and prints one description per tenant.
+// Run reads back the selected tenants and the cluster's lockdown as check
+// does (each kind once for all of them), the shared sources once each, and
+// the events, and prints one description per tenant.
 func (o *DescribeOptions) Run(ctx context.Context) error {
 	c, err := newClients(o.configFlags, o.ErrOut, 50, 100)
 	if err != nil {
@@ -258,7 +258,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	// The selection first, on its own: its one-line errors (a namespace
 	// that is not a tenant's) must not race the reads below.
 	var namespaces []*unstructured.Unstructured
-	err = o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+	err = o.Selection.EachObject(ctx, c, func(ns *unstructured.Unstructured) error {
 		namespaces = append(namespaces, ns) // a tenant being deleted too, as Terminating
 		return nil
 	})
@@ -273,24 +273,12 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "No tenants found.")
 		return nil
 	}
-	var (
-		cluster clusterFacts
-		tenants []*liveTenant
-	)
-	group, groupCtx := errgroup.WithContext(ctx)
-	group.Go(func() (err error) {
-		cluster, err = readClusterFacts(groupCtx, c, o.Selection.ChunkSize)
-		return err
-	})
-	group.Go(func() (err error) {
-		reader := &liveReader{c: c, labelKey: o.Selection.LabelKey, kustomizationName: o.KustomizationName, chunkSize: o.Selection.ChunkSize}
-		tenants, err = reader.read(groupCtx, namespaces)
-		return err
-	})
-	if err := group.Wait(); err != nil {
+	reader := &tenant.Reader{Clients: c, LabelKey: o.Selection.LabelKey, KustomizationName: o.KustomizationName, ChunkSize: o.Selection.ChunkSize}
+	facts, tenants, err := posture.Read(ctx, reader, namespaces)
+	if err != nil {
 		return err
 	}
-	raw, err := rest.UnversionedRESTClientFor(dynamic.ConfigFor(c.config))
+	raw, err := tenant.RawClient(c.Config)
 	if err != nil {
 		return err
 	}
@@ -298,13 +286,17 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := tenantReader{c: c, raw: raw, kustomizationName: o.KustomizationName, events: o.Events, cluster: clusterRows(cluster)}
+	sharedSources, err := readSharedSources(ctx, c, tenants)
+	if err != nil {
+		return err
+	}
+	r := tenantReader{raw: raw, kustomizationName: o.KustomizationName, events: o.Events, cluster: posture.ClusterRows(facts.Cluster), sharedSources: sharedSources}
 	descriptions := make([]*TenantDescription, len(tenants))
-	group, groupCtx = errgroup.WithContext(ctx)
+	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(describeConcurrency)
 	for i, t := range tenants {
 		group.Go(func() error {
-			d, err := r.describeTenant(groupCtx, t, t.checkFacts(), namespaceEvents[t.Namespace])
+			d, err := r.describeTenant(groupCtx, t, facts.Tenants[i], namespaceEvents[t.Namespace])
 			descriptions[i] = d
 			return err
 		})
@@ -347,7 +339,7 @@ func (o *DescribeOptions) print(descriptions []*TenantDescription, now time.Time
 // namespaceEvents reads the events of the tenants' Namespace objects, which
 // are recorded in whichever namespace the recorder chose (usually
 // default): by name for one tenant, else one paged list for all of them.
-func (o *DescribeOptions) namespaceEvents(ctx context.Context, raw rest.Interface, tenants []*liveTenant) (map[string][]DescribedEvent, error) {
+func (o *DescribeOptions) namespaceEvents(ctx context.Context, raw rest.Interface, tenants []*tenant.Tenant) (map[string][]DescribedEvent, error) {
 	out := map[string][]DescribedEvent{}
 	if o.Events == 0 {
 		return out, nil
@@ -374,8 +366,8 @@ func (o *DescribeOptions) namespaceEvents(ctx context.Context, raw rest.Interfac
 // eachEvent pages through the core/v1 events in namespace ("" for all)
 // that match selector.
 func eachEvent(ctx context.Context, raw rest.Interface, namespace string, selector fields.Set, visit func(*corev1.Event)) error {
-	opts := metav1.ListOptions{FieldSelector: selector.AsSelector().String(), Limit: defaultChunkSize}
-	if err := eachItem(ctx, raw, resourcePath(eventGVR, namespace), opts, "events", visit); err != nil {
+	opts := metav1.ListOptions{FieldSelector: selector.AsSelector().String(), Limit: tenant.DefaultChunkSize}
+	if err := tenant.EachItem(ctx, raw, tenant.ResourcePath(eventGVR, namespace), opts, "events", visit); err != nil {
 		return fmt.Errorf("listing events: %w", err)
 	}
 	return nil
@@ -424,47 +416,63 @@ func lastEvents(events []DescribedEvent, n int) []DescribedEvent {
 	return events
 }
 
-// tenantReader reads what live.go and check's facts leave out of a
-// tenant: a source outside its namespace, and its Kustomization's events.
+// tenantReader reads what the tenant model leaves out of a tenant: its
+// Kustomization's events; and holds what describe read once for all.
 type tenantReader struct {
-	c                 *clients
 	raw               rest.Interface
 	kustomizationName string
 	events            int
-	cluster           []checkRow
+	cluster           []posture.Row
+	// sharedSources are the sources outside the tenants' namespaces that
+	// their Kustomizations build from, read once each.
+	sharedSources map[render.SourceRef]*unstructured.Unstructured
 }
 
-// describeTenant describes a tenant read back by live.go, judged by check's
-// facts f.
-func (r tenantReader) describeTenant(ctx context.Context, t *liveTenant, f *tenantFacts, namespaceEvents []DescribedEvent) (*TenantDescription, error) {
+// readSharedSources reads each source outside a tenant's namespace that a
+// tenant builds from, once however many tenants share it: usually one,
+// GitRepository default in flux-system, for the whole fleet.
+func readSharedSources(ctx context.Context, c *tenant.Clients, tenants []*tenant.Tenant) (map[render.SourceRef]*unstructured.Unstructured, error) {
+	sources := map[render.SourceRef]*unstructured.Unstructured{}
+	for _, t := range tenants {
+		ks := t.Objects.Kustomization
+		if ks == nil || t.Objects.Source != nil {
+			continue
+		}
+		ref := tenant.SourceRefOf(ks).In(t.Namespace)
+		if ref.Kind == "" || ref.Name == "" {
+			continue
+		}
+		if _, read := sources[ref]; read {
+			continue
+		}
+		obj, err := c.Dynamic.Resource(tenant.SourceResource(ref.Kind)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, ref, err)
+		}
+		sources[ref] = obj // nil when it is not there
+	}
+	return sources, nil
+}
+
+// describeTenant describes a tenant read back by the tenant model, judged
+// by check's facts f.
+func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *posture.TenantFacts, namespaceEvents []DescribedEvent) (*TenantDescription, error) {
 	objs := t.Objects
 	ns, ks := objs.Namespace, objs.Kustomization
 	d := &TenantDescription{APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind, Tenant: t.Settings.Name, Namespace: t.Namespace}
 	source := objs.Source
 	var ref render.SourceRef
 	if ks != nil {
-		sourceRef, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
-		ref = render.SourceRef{Kind: sourceRef["kind"], Name: sourceRef["name"], Namespace: sourceNamespace(t.Namespace, sourceRef["namespace"])}
+		ref = tenant.SourceRefOf(ks).In(t.Namespace)
+		if source == nil {
+			source = r.sharedSources[ref]
+		}
 	}
 	group, ctx := errgroup.WithContext(ctx)
-	if source == nil && ref.Kind != "" && ref.Name != "" {
-		// The shared source, which live.go leaves out: it is not the tenant's.
-		group.Go(func() error {
-			obj, err := r.c.dynamic.Resource(sourceResource(ref.Kind)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading %s %s: %w", ref.Kind, ref, err)
-			}
-			source = obj
-			return nil
-		})
-	}
 	var kustomizationEvents []DescribedEvent
 	if r.events > 0 && ks != nil {
 		group.Go(func() error {
-			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": ks.GetName(), "involvedObject.namespace": t.Namespace}
+			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": ks.GetName(), "involvedObject.Namespace": t.Namespace}
 			return eachEvent(ctx, r.raw, t.Namespace, selector, func(e *corev1.Event) {
 				kustomizationEvents = append(kustomizationEvents, describeEvent(e))
 			})
@@ -481,52 +489,43 @@ func (r tenantReader) describeTenant(ctx context.Context, t *liveTenant, f *tena
 		kustomizationName = ks.GetName()
 	}
 	d.Objects = []DescribedObject{
-		describeObject("Namespace", t.Namespace, ns, t.ownersOf),
-		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap, t.ownersOf),
-		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount, t.ownersOf),
-		describeObject("RoleBinding", t.Namespace+"-reconciler", objs.RoleBinding, t.ownersOf),
-		describeObject("Kustomization", kustomizationName, ks, t.ownersOf),
+		describeObject("Namespace", t.Namespace, ns, t.OwnersOf),
+		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap, t.OwnersOf),
+		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount, t.OwnersOf),
+		describeObject("RoleBinding", render.ReconcilerBindingName(t.Namespace), objs.RoleBinding, t.OwnersOf),
+		describeObject("Kustomization", kustomizationName, ks, t.OwnersOf),
 	}
 	if ks != nil {
 		d.Kustomization = describeKustomization(ks)
 		d.Source = describeSource(ref, source)
 		if ref.Namespace == t.Namespace {
-			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source, t.ownersOf))
+			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source, t.OwnersOf))
 		}
 	}
 	for _, obj := range append([]*unstructured.Unstructured{objs.Quota, objs.LimitRange, objs.NetworkPolicy}, append(objs.Secrets, objs.Others...)...) {
 		if obj != nil {
-			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj, t.ownersOf))
+			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj, t.OwnersOf))
 		}
 	}
 	d.Variables = describeVariables(objs.ConfigMap, ks)
-	d.HandEdits = append([]handEdit{}, t.HandEdits...)
+	d.HandEdits = append([]tenant.HandEdit{}, t.HandEdits...)
 	d.Inexpressible = append([]string{}, t.Inexpressible...)
 	d.Confinement = describeConfinement(f, r.kustomizationName, r.cluster)
 	d.Events = lastEvents(append(slices.Clone(namespaceEvents), kustomizationEvents...), r.events)
 	return d, nil
 }
 
-// sourceNamespace is where a Kustomization's source is: a sourceRef without
-// a namespace means the Kustomization's own.
-func sourceNamespace(own, ref string) string {
-	if ref == "" {
-		return own
-	}
-	return ref
-}
-
 // describeObject says whether obj is there and who manages it; obj is nil
 // when it is absent. Managed means a declarer wrote it: kubectl-tenant, or
 // Flux applying it from git. owners parses its managedFields (a
-// liveTenant's cache, or fieldOwners).
-func describeObject(kind, name string, obj *unstructured.Unstructured, owners func(*unstructured.Unstructured) []fieldOwner) DescribedObject {
+// tenant.Tenant's cache, or fieldOwners).
+func describeObject(kind, name string, obj *unstructured.Unstructured, owners func(*unstructured.Unstructured) []tenant.FieldOwner) DescribedObject {
 	out := DescribedObject{Kind: kind, Name: name}
 	if obj == nil {
 		return out
 	}
 	out.Present = true
-	out.Managed = hasDeclarer(owners(obj))
+	out.Managed = tenant.HasDeclarer(owners(obj))
 	for _, f := range obj.GetManagedFields() {
 		// Status writes are a controller's report on the object, not a
 		// claim on it.
@@ -553,8 +552,7 @@ func describeKustomization(ks *unstructured.Unstructured) *DescribedKustomizatio
 		Conditions:            describeConditions(ks),
 	}
 	out.Suspended, _, _ = unstructured.NestedBool(ks.Object, "spec", "suspend")
-	ref := render.SourceRef{Kind: str("spec", "sourceRef", "kind"), Name: str("spec", "sourceRef", "name"), Namespace: str("spec", "sourceRef", "namespace")}
-	out.SourceRef = ref.String()
+	out.SourceRef = tenant.SourceRefOf(ks).String()
 	entries, _, _ := unstructured.NestedSlice(ks.Object, "status", "inventory", "entries")
 	out.Inventory = int64(len(entries))
 	return out
@@ -624,23 +622,23 @@ func describeVariables(configMap, ks *unstructured.Unstructured) []DescribedVari
 
 // describeConfinement is check's view of the tenant: the facts it reads and
 // its verdicts on them, then the cluster's.
-func describeConfinement(t *tenantFacts, kustomizationName string, cluster []checkRow) DescribedConfinement {
-	out := DescribedConfinement{Quota: t.quota, LimitRange: t.limitRange, NetworkPolicy: t.networkPolicy, Confined: true, ClusterLockedDown: true, Checks: []DescribedCheck{}}
-	if ks := t.kustomization; ks != nil {
+func describeConfinement(t *posture.TenantFacts, kustomizationName string, cluster []posture.Row) DescribedConfinement {
+	out := DescribedConfinement{Quota: t.Quota, LimitRange: t.LimitRange, NetworkPolicy: t.NetworkPolicy, Confined: true, ClusterLockedDown: true, Checks: []DescribedCheck{}}
+	if ks := t.Kustomization; ks != nil {
 		out.ServiceAccount = ks.Spec.ServiceAccountName
-		out.SourceNamespace = sourceNamespace(t.namespace, ks.Spec.SourceRef.Namespace)
+		out.SourceNamespace = ks.Spec.SourceRef.In(t.Namespace).Namespace
 	}
-	if ref := t.roleRef; ref != nil {
+	if ref := t.RoleRef; ref != nil {
 		out.Role = ref.Kind + "/" + ref.Name
 	}
-	for _, row := range tenantRows(t, kustomizationName) {
-		if row.Result == checkFail {
+	for _, row := range posture.TenantRows(t, kustomizationName) {
+		if row.Result == posture.Fail {
 			out.Confined = false
 		}
 		out.Checks = append(out.Checks, DescribedCheck{Scope: row.Scope, Check: row.Check, Result: string(row.Result), Detail: row.Detail})
 	}
 	for _, row := range cluster {
-		if row.Result == checkFail {
+		if row.Result == posture.Fail {
 			out.ClusterLockedDown = false
 		}
 		out.Checks = append(out.Checks, DescribedCheck{Scope: row.Scope, Check: row.Check, Result: string(row.Result), Detail: row.Detail})
@@ -681,7 +679,7 @@ func (w *describeWriter) table(level int, header []string, rows [][]string) {
 	for _, row := range rows {
 		cells := make([]string, len(row))
 		for i, c := range row {
-			cells[i] = oneLine(c)
+			cells[i] = tenant.OneLine(c)
 		}
 		w.line(level, cells...)
 	}
@@ -746,20 +744,20 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 			w.line(1, "URL:", orNone(s.URL))
 			w.line(1, "Revision:", orNone(s.Revision))
 			w.line(1, "Ready:", s.Ready)
-			w.line(1, "Message:", orNone(oneLine(s.Message)))
+			w.line(1, "Message:", orNone(tenant.OneLine(s.Message)))
 		}
 	}
 
 	section(w, 0, "Variables:", []string{"Name", "Value", "From"}, d.Variables, func(v DescribedVariable) []string {
 		return []string{v.Name, v.Value, v.From}
 	})
-	section(w, 0, "Hand Edits:", []string{"Object", "Field", "Manager", "Time"}, d.HandEdits, func(e handEdit) []string {
+	section(w, 0, "Hand Edits:", []string{"Object", "Field", "Manager", "Time"}, d.HandEdits, func(e tenant.HandEdit) []string {
 		return []string{e.Object, e.Field, e.Manager, orNone(e.Time)}
 	})
 	if len(d.Inexpressible) > 0 {
 		w.line(0, "Not Expressible by add:")
 		for _, x := range d.Inexpressible {
-			w.line(1, oneLine(x))
+			w.line(1, tenant.OneLine(x))
 		}
 	}
 
@@ -812,11 +810,11 @@ func confinedSummary(d *TenantDescription) string {
 	}
 	failed, total := 0, 0
 	for _, c := range d.Confinement.Checks {
-		if c.Scope == clusterScope {
+		if c.Scope == posture.ClusterScope {
 			continue
 		}
 		total++
-		if c.Result == string(checkFail) {
+		if c.Result == string(posture.Fail) {
 			failed++
 		}
 	}

@@ -17,7 +17,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-tenant/kubectl-tenant/internal/golden"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/posture"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 var describeNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -26,10 +28,10 @@ func ago(d time.Duration) metav1.Time { return metav1.NewTime(describeNow.Add(-d
 
 // sampleDescription is a failing, unconfined tenant as describe reads it.
 func sampleDescription() *TenantDescription {
-	facts := &tenantFacts{namespace: "foo", name: "sometenant", roleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}}
-	facts.kustomization = &kustomizationSummary{}
-	facts.kustomization.Spec.SourceRef.Kind, facts.kustomization.Spec.SourceRef.Name, facts.kustomization.Spec.SourceRef.Namespace = "GitRepository", "default", "flux-system"
-	cluster := clusterRows(clusterFacts{deployments: map[string][]string{"kustomize-controller": {"--watch-all-namespaces=true"}}})
+	facts := &posture.TenantFacts{Namespace: "foo", Name: "sometenant", RoleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}}
+	facts.Kustomization = &tenant.KustomizationSummary{}
+	facts.Kustomization.Spec.SourceRef.Kind, facts.Kustomization.Spec.SourceRef.Name, facts.Kustomization.Spec.SourceRef.Namespace = "GitRepository", "default", "flux-system"
+	cluster := posture.ClusterRows(posture.ClusterFacts{Deployments: map[string][]string{"kustomize-controller": {"--watch-all-namespaces=true"}}})
 	return &TenantDescription{
 		APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind,
 		Tenant: "sometenant", Namespace: "foo", Phase: "Active", Created: ago(2 * time.Hour),
@@ -54,7 +56,7 @@ func sampleDescription() *TenantDescription {
 			{Name: "PER_TENANT_SUBST", Value: `This tenant name is "sometenant"`, From: "ConfigMap/tenant-vars"},
 			{Name: "SUBST_LITERAL", Value: "sometenant", From: "Kustomization/dummy"},
 		},
-		HandEdits:     []handEdit{{Object: "ConfigMap tenant-vars", Field: "data.REGION", Manager: "kubectl-edit", Time: "2026-11-27T11:00:00Z", Setting: true}},
+		HandEdits:     []tenant.HandEdit{{Object: "ConfigMap tenant-vars", Field: "data.REGION", Manager: "kubectl-edit", Time: "2026-11-27T11:00:00Z", Setting: true}},
 		Inexpressible: []string{"RoleBinding foo-reconciler: binds Role custom; add binds a ClusterRole"},
 		Confinement:   describeConfinement(facts, "dummy", cluster),
 		Events: []DescribedEvent{
@@ -75,7 +77,7 @@ func TestPrintDescriptionGolden(t *testing.T) {
 	bare := sampleDescription()
 	bare.Kustomization, bare.Source, bare.Events, bare.Variables, bare.HandEdits, bare.Inexpressible = nil, nil, nil, nil, nil, nil
 	bare.Objects[4] = DescribedObject{Kind: "Kustomization", Name: "dummy"}
-	bare.Confinement = describeConfinement(&tenantFacts{namespace: "foo", name: "sometenant", quota: true}, "dummy", nil)
+	bare.Confinement = describeConfinement(&posture.TenantFacts{Namespace: "foo", Name: "sometenant", Quota: true}, "dummy", nil)
 	out.Reset()
 	if err := printDescription(&out, bare, describeNow); err != nil {
 		t.Fatal(err)
@@ -94,7 +96,7 @@ func TestDescribePrintsTheSameFacts(t *testing.T) {
 		o := &DescribeOptions{outputFlags: &outputFlags{print: newTableOutputFlags().print}, IOStreams: genericiooptions.IOStreams{Out: &out}}
 		o.outputFlags.print.OutputFormat = &tc.format
 		var err error
-		if o.output, err = o.outputFlags.toOutput(DryRunNone); err != nil {
+		if o.output, err = o.outputFlags.toOutput(tenant.DryRunNone); err != nil {
 			t.Fatal(err)
 		}
 		descriptions := slices.Repeat([]*TenantDescription{sampleDescription()}, tc.n)
@@ -196,18 +198,18 @@ func TestDescribeObjectManagers(t *testing.T) {
 		{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: spec},
 		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: spec},
 	})
-	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Present || got.Managed || !slices.Equal(got.Managers, []string{"kustomize-controller", "kubectl-edit"}) {
+	if got := describeObject("Kustomization", "dummy", obj, tenant.FieldOwners); !got.Present || got.Managed || !slices.Equal(got.Managers, []string{"kustomize-controller", "kubectl-edit"}) {
 		t.Errorf("finalizer and edit writes: %+v, want present, not managed", got)
 	}
 	obj.SetManagedFields(append(obj.GetManagedFields(), metav1.ManagedFieldsEntry{Manager: "kustomize-controller", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}))
-	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Managed {
+	if got := describeObject("Kustomization", "dummy", obj, tenant.FieldOwners); !got.Managed {
 		t.Errorf("applied by Flux from git: %+v, want managed", got)
 	}
-	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}})
-	if got := describeObject("Kustomization", "dummy", obj, fieldOwners); !got.Managed {
+	obj.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: tenant.FieldManager, Operation: metav1.ManagedFieldsOperationApply, FieldsV1: spec}})
+	if got := describeObject("Kustomization", "dummy", obj, tenant.FieldOwners); !got.Managed {
 		t.Errorf("applied by kubectl-tenant: %+v, want managed", got)
 	}
-	if got := describeObject("ResourceQuota", render.QuotaName, nil, fieldOwners); got.Present || got.Managed {
+	if got := describeObject("ResourceQuota", render.QuotaName, nil, tenant.FieldOwners); got.Present || got.Managed {
 		t.Errorf("absent: %+v", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 const diffExample = `  # Has anyone changed tenant foo since kubectl tenant (or Flux) applied it?
@@ -40,12 +41,16 @@ type DiffOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
 
-	Selection *tenantSelection
-	// settings holds add's setting flags; they are used only when the
-	// user gave one (flagsGiven), and then render every tenant as add would.
-	settings    *AddOptions
-	flagsGiven  bool
+	Selection *tenant.Selection
+	// Settings are add's; when the user gives any, every tenant is
+	// rendered from them as add would, else from its declared settings.
+	Settings    *tenant.Settings
 	Concurrency int
+
+	// base is what the settings say for every tenant, and tenants each
+	// tenant of -f.
+	base    render.TenantOptions
+	tenants []render.TenantOptions
 }
 
 // NewCmdDiff builds `kubectl tenant diff`.
@@ -53,8 +58,8 @@ func NewCmdDiff(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 	o := &DiffOptions{
 		configFlags: configFlags,
 		IOStreams:   streams,
-		Selection:   newTenantSelection(false),
-		settings:    NewAddOptions(configFlags, streams),
+		Selection:   tenant.NewSelection(false),
+		Settings:    tenant.NewSettings(),
 		Concurrency: 16,
 	}
 	cmd := &cobra.Command{
@@ -87,24 +92,26 @@ names another diff program, as for kubectl diff.`,
 			return err
 		},
 	}
-	o.Selection.addFlags(cmd, configFlags)
-	o.settings.addSettingFlags(cmd)
+	addSelectionFlags(cmd, o.Selection, configFlags)
+	o.Settings.AddFlags(cmd.Flags())
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many server-side dry runs are sent at once")
 	return cmd
 }
 
 // Complete takes the selection and, when any is given, add's flags.
 func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Selection.complete(args)
-	for _, name := range settingFlags() {
-		if cmd.Flags().Changed(name) {
-			o.flagsGiven = true
-		}
-	}
-	if !o.flagsGiven {
+	o.Selection.Complete(args)
+	if !o.Settings.Given() {
 		return nil
 	}
-	return o.settings.completeSettings(cmd)
+	base := render.DefaultTenantOptions()
+	base.LabelKey = o.Selection.LabelKey
+	var err error
+	if o.base, err = o.Settings.Options(base); err != nil {
+		return err
+	}
+	o.tenants, err = o.Settings.Tenants(o.base, o.In)
+	return err
 }
 
 // Validate checks the selection, or that -f stands alone.
@@ -112,26 +119,14 @@ func (o *DiffOptions) Validate() error {
 	if o.Concurrency < 1 {
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
 	}
-	if o.settings.Filename != "" {
+	if file := o.Settings.Filename; file != "" {
 		s := o.Selection
 		if len(s.Namespaces) > 0 || s.Name != "" || s.Selector != "" || s.All {
-			return fmt.Errorf("-f %s cannot be combined with tenant namespaces, --tenant-name, -l or --all: the file names the tenants", o.settings.Filename)
+			return fmt.Errorf("-f %s cannot be combined with tenant namespaces, --tenant-name, -l or --all: the file names the tenants", file)
 		}
-		for i, t := range o.settings.tenants {
-			if err := t.Validate(); err != nil {
-				return fmt.Errorf("-f %s: tenant %d (%s): %w", o.settings.Filename, i+1, t.Namespace, err)
-			}
-		}
-		return nil
+		return o.Settings.ValidateTenants(o.tenants)
 	}
-	return o.Selection.validate()
-}
-
-// objectDiff is one object's two sides, as the diff program sees them;
-// nil for a side where the object is absent.
-type objectDiff struct {
-	name          string // kubectl diff's file name: group.version.Kind.namespace.name
-	live, desired map[string]any
+	return o.Selection.Validate()
 }
 
 // Run reads the tenants back, renders them, and runs the diff program on
@@ -145,14 +140,14 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.flagsGiven {
-		if err := o.settings.confine.resolveSource(ctx, c, o.settings.Tenant.Source, o.settings.Tenant.Confinement); err != nil {
+	if o.Settings.Given() {
+		if err := o.Settings.ResolveSource(ctx, c, o.base.Source, o.base.Confinement); err != nil {
 			return err
 		}
 	}
-	a := &applier{client: c.dynamic, mapper: tenantRESTMapper(), dryRun: DryRunServer, forceConflicts: true}
+	a := &tenant.Applier{Client: c.Dynamic, Mapper: tenant.RESTMapper(), DryRun: tenant.DryRunServer, ForceConflicts: true}
 	var mu sync.Mutex
-	var diffs []objectDiff
+	var diffs []tenant.ObjectDiff
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(o.Concurrency)
 	for _, t := range tenants {
@@ -161,7 +156,7 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 			return err
 		}
 		group.Go(func() error {
-			found, err := diffTenant(groupCtx, a, t, desired)
+			found, err := tenant.Diff(groupCtx, a, t, desired)
 			mu.Lock()
 			defer mu.Unlock()
 			diffs = append(diffs, found...)
@@ -180,25 +175,25 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if len(diffs) == 0 {
 		return nil
 	}
-	slices.SortFunc(diffs, func(a, b objectDiff) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(diffs, func(a, b tenant.ObjectDiff) int { return strings.Compare(a.Name, b.Name) })
 	return o.runDiffProgram(diffs)
 }
 
 // readTenants reads back the selected tenants, or those of -f, of which
 // any not on the cluster yet are empty.
-func (o *DiffOptions) readTenants(ctx context.Context, c *clients) ([]*liveTenant, error) {
-	reader := &liveReader{c: c, labelKey: o.Selection.LabelKey, chunkSize: o.Selection.ChunkSize}
-	if o.settings.Filename == "" {
-		namespaces, err := selectLive(ctx, c, o.Selection, o.ErrOut)
+func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*tenant.Tenant, error) {
+	reader := &tenant.Reader{Clients: c, LabelKey: o.Selection.LabelKey, ChunkSize: o.Selection.ChunkSize}
+	if o.Settings.Filename == "" {
+		namespaces, err := tenant.SelectLive(ctx, c, o.Selection, o.ErrOut)
 		if err != nil {
 			return nil, err
 		}
-		return reader.read(ctx, namespaces)
+		return reader.Read(ctx, namespaces)
 	}
 	var namespaces []*unstructured.Unstructured
 	var absent []string
-	for _, t := range o.settings.tenants {
-		ns, err := c.dynamic.Resource(namespaceGVR).Get(ctx, t.Namespace, metav1.GetOptions{})
+	for _, t := range o.tenants {
+		ns, err := c.Dynamic.Resource(tenant.NamespaceGVR).Get(ctx, t.Namespace, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			absent = append(absent, t.Namespace)
@@ -208,23 +203,23 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *clients) ([]*liveTenan
 			namespaces = append(namespaces, ns)
 		}
 	}
-	tenants, err := reader.read(ctx, namespaces)
+	tenants, err := reader.Read(ctx, namespaces)
 	if err != nil {
 		return nil, err
 	}
 	for _, ns := range absent {
-		tenants = append(tenants, &liveTenant{Namespace: ns})
+		tenants = append(tenants, &tenant.Tenant{Namespace: ns})
 	}
 	return tenants, nil
 }
 
 // desired is what the tenant is held to: add's render of the flags or of
 // the file's entry, else of its declared settings.
-func (o *DiffOptions) desired(t *liveTenant) ([]*unstructured.Unstructured, error) {
+func (o *DiffOptions) desired(t *tenant.Tenant) ([]*unstructured.Unstructured, error) {
 	options := t.Declared
-	if o.flagsGiven {
-		options = o.settings.Tenant
-		for _, entry := range o.settings.tenants {
+	if o.Settings.Given() {
+		options = o.base
+		for _, entry := range o.tenants {
 			if entry.Namespace == t.Namespace {
 				options = entry
 			}
@@ -235,111 +230,12 @@ func (o *DiffOptions) desired(t *liveTenant) ([]*unstructured.Unstructured, erro
 		}
 		options.LabelKey = o.Selection.LabelKey
 	}
-	return t.render(options)
-}
-
-// diffTenant compares each object of the desired render with its live
-// counterpart. An object that looks unchanged here is not sent: applying
-// the fields kubectl-tenant already owns, with the values they already
-// have, changes nothing. The others are server-side dry-run applied, so
-// the diff shows what the API server would make of them.
-func diffTenant(ctx context.Context, a *applier, t *liveTenant, desired []*unstructured.Unstructured) ([]objectDiff, error) {
-	var out []objectDiff
-	live := t.Objects.all()
-	for _, want := range desired {
-		got := findObject(live, want)
-		wantPaths := leafPaths(want.Object)
-		if got == nil {
-			out = append(out, objectDiff{name: diffFileName(want), desired: project(want.Object, wantPaths)})
-			continue
-		}
-		owners := t.ownersOf(got)
-		paths := slices.Clone(wantPaths)
-		var undeclared []fieldPath // hand edits the render does not set
-		for _, o := range owners {
-			for _, p := range o.leaves() {
-				if isFluxBookkeeping(p) || containsPath(paths, p) {
-					continue
-				}
-				switch {
-				case o.Manager == FieldManager && o.Operation == metav1.ManagedFieldsOperationApply:
-					paths = append(paths, p)
-				case inSettingArea(got, p) && t.noteHandEdit(got, p, false):
-					paths = append(paths, p)
-					undeclared = append(undeclared, p)
-				}
-			}
-		}
-		liveView := project(got.Object, paths)
-		// The desired side never holds a hand edit the render does not set.
-		shown := slices.DeleteFunc(slices.Clone(paths), func(p fieldPath) bool { return containsPath(undeclared, p) })
-		// Locally: the render's fields, and the live fields an apply would
-		// leave, those another declarer also owns.
-		local := project(want.Object, wantPaths)
-		for _, p := range shown {
-			if containsPath(wantPaths, p) {
-				continue
-			}
-			if slices.ContainsFunc(owners, func(o fieldOwner) bool { return o.Manager != FieldManager && o.owns(p) }) {
-				if v, ok := valueAt(got.Object, p); ok {
-					setAt(local, p, v)
-				}
-			}
-		}
-		if equalDefaulted(liveView, local) {
-			continue
-		}
-		merged, err := a.apply(ctx, want)
-		switch {
-		case err != nil && isImmutableRoleRef(err):
-			// add --recreate would delete and create it: the render is the result.
-			merged = want
-		case err != nil:
-			return out, fmt.Errorf("tenant %s: server-side dry run: %w", t.Namespace, err)
-		}
-		desiredView := project(merged.Object, shown)
-		if equalJSON(liveView, desiredView) {
-			continue
-		}
-		out = append(out, objectDiff{name: diffFileName(want), live: liveView, desired: desiredView})
-	}
-	return out, nil
-}
-
-func containsPath(paths []fieldPath, p fieldPath) bool {
-	return slices.ContainsFunc(paths, func(q fieldPath) bool { return slices.Equal(q, p) })
-}
-
-// inSettingArea reports whether a field the render does not set still
-// belongs to the tenant's settings: a variable in tenant-vars, a limit in
-// the quota. A label or annotation someone adds, or a controller's
-// finalizer, is theirs, and diff leaves it alone as kubectl diff does.
-func inSettingArea(obj *unstructured.Unstructured, p fieldPath) bool {
-	switch obj.GetKind() {
-	case "ConfigMap":
-		return obj.GetName() == render.TenantVarsConfigMapName && p[0] == "data"
-	case "ResourceQuota":
-		return hasPrefix(p, fieldPath{"spec", "hard"})
-	}
-	return false
-}
-
-// diffFileName names an object's file as kubectl diff does.
-func diffFileName(obj *unstructured.Unstructured) string {
-	gvk := obj.GroupVersionKind()
-	parts := []string{gvk.Version, gvk.Kind}
-	if gvk.Group != "" {
-		parts = append([]string{gvk.Group}, parts...)
-	}
-	if ns := obj.GetNamespace(); ns != "" {
-		parts = append(parts, ns)
-	}
-	return strings.Join(append(parts, obj.GetName()), ".")
+	return t.Render(options)
 }
 
 // runDiffProgram writes both sides into two directories, as kubectl diff
 // does, and runs `diff -u -N` or KUBECTL_EXTERNAL_DIFF on them.
-func (o *DiffOptions) runDiffProgram(diffs []objectDiff) error {
+func (o *DiffOptions) runDiffProgram(diffs []tenant.ObjectDiff) error {
 	dir, err := os.MkdirTemp("", "kubectl-tenant-diff-")
 	if err != nil {
 		return err
@@ -352,7 +248,7 @@ func (o *DiffOptions) runDiffProgram(diffs []objectDiff) error {
 		}
 	}
 	for _, d := range diffs {
-		for side, obj := range map[string]map[string]any{from: d.live, to: d.desired} {
+		for side, obj := range map[string]map[string]any{from: d.Live, to: d.Desired} {
 			if obj == nil {
 				continue
 			}
@@ -360,7 +256,7 @@ func (o *DiffOptions) runDiffProgram(diffs []objectDiff) error {
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(side, d.name), data, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(side, d.Name), data, 0o600); err != nil {
 				return err
 			}
 		}

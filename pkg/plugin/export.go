@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +43,7 @@ type ExportOptions struct {
 	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
-	Selection *tenantSelection
+	Selection *tenant.Selection
 	To        string
 
 	output *output
@@ -54,7 +55,7 @@ func NewCmdExport(configFlags *genericclioptions.ConfigFlags, streams genericioo
 		configFlags: configFlags,
 		outputFlags: newObjectOutputFlags("exported"),
 		IOStreams:   streams,
-		Selection:   newTenantSelection(false),
+		Selection:   tenant.NewSelection(false),
 	}
 	cmd := &cobra.Command{
 		Use:   "export [NAMESPACE...] [--tenant-name NAME] [-l SELECTOR] [--all] (--to DIR | -o yaml)",
@@ -72,7 +73,7 @@ on stderr, not silently dropped.`,
 		Example: exportExample,
 		RunE:    runCommand(o),
 	}
-	o.Selection.addFlags(cmd, configFlags)
+	addSelectionFlags(cmd, o.Selection, configFlags)
 	cmd.Flags().StringVar(&o.To, "to", "", "Directory to write the tenants' files and their kustomization.yaml into")
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -80,9 +81,9 @@ on stderr, not silently dropped.`,
 
 // Complete builds the printer.
 func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Selection.complete(args)
+	o.Selection.Complete(args)
 	var err error
-	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	o.output, err = o.outputFlags.toOutput(tenant.DryRunNone)
 	return err
 }
 
@@ -97,7 +98,7 @@ func (o *ExportOptions) Validate() error {
 	case format != "" && format != "yaml" && format != "json":
 		return fmt.Errorf("invalid output format %q: export prints yaml or json", format)
 	}
-	return o.Selection.validate()
+	return o.Selection.Validate()
 }
 
 // Run reads the tenants back and writes or prints their renders.
@@ -114,12 +115,12 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	namespaces, err := selectLive(ctx, c, o.Selection, o.ErrOut)
+	namespaces, err := tenant.SelectLive(ctx, c, o.Selection, o.ErrOut)
 	if err != nil {
 		return err
 	}
-	reader := &liveReader{c: c, labelKey: o.Selection.LabelKey, chunkSize: o.Selection.ChunkSize}
-	tenants, err := reader.read(ctx, namespaces)
+	reader := &tenant.Reader{Clients: c, LabelKey: o.Selection.LabelKey, ChunkSize: o.Selection.ChunkSize}
+	tenants, err := reader.Read(ctx, namespaces)
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 				fmt.Fprintf(o.ErrOut, "warning: tenant %s: the export holds the credentials of Secret %s (copied by --copy-source-secret): encrypt it (for example with SOPS) before it goes to git\n", t.Namespace, secret.Name)
 			}
 		}
-		objs, err := t.render(t.Settings)
+		objs, err := t.Render(t.Settings)
 		if err != nil {
 			return err
 		}
@@ -169,7 +170,7 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 // writeTree writes the tenants' files and kustomization.yaml into o.To,
 // each only when its bytes change, and removes the files it wrote before
 // (owned) for tenants that no longer exist.
-func (o *ExportOptions) writeTree(ctx context.Context, c *clients, files map[string][]byte, owned []string) error {
+func (o *ExportOptions) writeTree(ctx context.Context, c *tenant.Clients, files map[string][]byte, owned []string) error {
 	if err := os.MkdirAll(o.To, 0o755); err != nil {
 		return fmt.Errorf("--to %s: %w", o.To, err)
 	}
@@ -260,11 +261,11 @@ func readExportList(path string) ([]string, error) {
 
 // tenantGone reports whether the tenant of an earlier export's file no
 // longer exists; only then is its file removed.
-func (o *ExportOptions) tenantGone(ctx context.Context, c *clients, namespace string) (bool, error) {
+func (o *ExportOptions) tenantGone(ctx context.Context, c *tenant.Clients, namespace string) (bool, error) {
 	if o.Selection.All {
 		return true, nil // --all read every tenant, and this one was not among them
 	}
-	ns, err := c.metadata.Resource(namespaceGVR).Get(ctx, namespace, metav1.GetOptions{})
+	ns, err := c.Metadata.Resource(tenant.NamespaceGVR).Get(ctx, namespace, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return true, nil
 	}

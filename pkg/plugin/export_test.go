@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestExportTree(t *testing.T) {
 	dir := t.TempDir()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := &ExportOptions{IOStreams: streams, Selection: newTenantSelection(false), To: dir}
+	o := &ExportOptions{IOStreams: streams, Selection: tenant.NewSelection(false), To: dir}
 	o.Selection.All = true
 	write := func(files map[string][]byte) string {
 		t.Helper()

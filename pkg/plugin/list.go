@@ -10,16 +10,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
-
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 const listExample = `  # List tenants with the state of their Flux Kustomization
@@ -31,15 +27,13 @@ const listExample = `  # List tenants with the state of their Flux Kustomization
   # Only some tenants, as YAML
   kubectl tenant list -l team=payments -o yaml`
 
-var kustomizationGVR = kustomizev1.GroupVersion.WithResource("kustomizations")
-
 // ListOptions are the inputs of `kubectl tenant list`.
 type ListOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	outputFlags *outputFlags
 	genericiooptions.IOStreams
 
-	Selection         *tenantSelection
+	Selection         *tenant.Selection
 	KustomizationName string
 
 	output *output
@@ -51,7 +45,7 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 		configFlags:       configFlags,
 		outputFlags:       newTableOutputFlags(),
 		IOStreams:         streams,
-		Selection:         newTenantSelection(true),
+		Selection:         tenant.NewSelection(true),
 		KustomizationName: render.DefaultKustomizationName,
 	}
 	cmd := &cobra.Command{
@@ -64,7 +58,7 @@ Without namespaces, --tenant-name or -l, every tenant is listed.`,
 		Example: listExample,
 		RunE:    runCommand(o),
 	}
-	o.Selection.addFlags(cmd, configFlags)
+	addSelectionFlags(cmd, o.Selection, configFlags)
 	cmd.Flags().StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -72,15 +66,15 @@ Without namespaces, --tenant-name or -l, every tenant is listed.`,
 
 // Complete takes tenant namespaces as arguments and builds the printer.
 func (o *ListOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Selection.complete(args)
+	o.Selection.Complete(args)
 	var err error
-	o.output, err = o.outputFlags.toOutput(DryRunNone)
+	o.output, err = o.outputFlags.toOutput(tenant.DryRunNone)
 	return err
 }
 
 // Validate checks the selection.
 func (o *ListOptions) Validate() error {
-	return o.Selection.validate()
+	return o.Selection.Validate()
 }
 
 // Run lists tenant namespaces and their Kustomizations, each in chunks.
@@ -105,7 +99,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	group.Go(func() error {
 		// A namespace's phase is Terminating exactly when it has a
 		// deletion time, so its metadata is all a row needs.
-		return o.Selection.each(groupCtx, c, func(ns *metav1.PartialObjectMetadata) error {
+		return o.Selection.Each(groupCtx, c, func(ns *metav1.PartialObjectMetadata) error {
 			phase := "Active"
 			if ns.DeletionTimestamp != nil {
 				phase = "Terminating"
@@ -117,8 +111,8 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	group.Go(func() error {
 		// One list across all namespaces, filtered by name on the server,
 		// costs a request per chunk instead of one per tenant.
-		err := eachKustomization(groupCtx, c.config, "", o.KustomizationName, o.Selection.ChunkSize, func(ks *kustomizationSummary) {
-			states[ks.Metadata.Namespace] = ks.state()
+		err := tenant.EachKustomization(groupCtx, c.Config, "", o.KustomizationName, o.Selection.ChunkSize, func(ks *tenant.KustomizationSummary) {
+			states[ks.Metadata.Namespace] = kustomizationStateOf(ks)
 		})
 		if apierrors.IsNotFound(err) {
 			fluxInstalled = false
@@ -137,9 +131,9 @@ func (o *ListOptions) Run(ctx context.Context) error {
 
 // printNamespaces prints the tenant namespaces themselves, -o name one by
 // one and every other format as one List, as kubectl get does.
-func (o *ListOptions) printNamespaces(ctx context.Context, c *clients) error {
+func (o *ListOptions) printNamespaces(ctx context.Context, c *tenant.Clients) error {
 	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}}
-	err := o.Selection.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+	err := o.Selection.EachObject(ctx, c, func(ns *unstructured.Unstructured) error {
 		list.Items = append(list.Items, *ns)
 		return nil
 	})
@@ -168,40 +162,8 @@ type kustomizationState struct {
 	ready, message, revision, suspended string
 }
 
-// kustomizationSummary is the part of a Kustomization that list's rows
-// and check's judgements read. Decoding pages into it rather than into
-// unstructured maps skips managedFields, the rest of spec and inventory:
-// at ten thousand tenants that was most of list's CPU time, on the
-// machine that also runs the API server.
-type kustomizationSummary struct {
-	Metadata struct {
-		Namespace  string `json:"namespace"`
-		Generation int64  `json:"generation"`
-	} `json:"metadata"`
-	Spec struct {
-		Suspend            bool   `json:"suspend"`
-		ServiceAccountName string `json:"serviceAccountName"`
-		SourceRef          struct {
-			Kind      string `json:"kind"`
-			Name      string `json:"name"`
-			Namespace string `json:"namespace"`
-		} `json:"sourceRef"`
-	} `json:"spec"`
-	Status struct {
-		ObservedGeneration     int64  `json:"observedGeneration"`
-		LastAppliedRevision    string `json:"lastAppliedRevision"`
-		LastHandledReconcileAt string `json:"lastHandledReconcileAt"`
-		Conditions             []struct {
-			Type    string `json:"type"`
-			Status  string `json:"status"`
-			Reason  string `json:"reason"`
-			Message string `json:"message"`
-		} `json:"conditions"`
-	} `json:"status"`
-}
-
 // state reads the Ready condition as `flux get ks` shows it.
-func (ks *kustomizationSummary) state() kustomizationState {
+func kustomizationStateOf(ks *tenant.KustomizationSummary) kustomizationState {
 	state := kustomizationState{ready: "Unknown", message: "waiting to be reconciled", revision: "-", suspended: fmt.Sprint(ks.Spec.Suspend)}
 	if r := ks.Status.LastAppliedRevision; r != "" {
 		state.revision = r
@@ -213,29 +175,6 @@ func (ks *kustomizationSummary) state() kustomizationState {
 		}
 	}
 	return state
-}
-
-// eachKustomization pages through the Kustomizations named name in
-// namespace, or in all namespaces when it is "". A 404 means Flux is not
-// installed.
-func eachKustomization(ctx context.Context, config *rest.Config, namespace, name string, chunkSize int64, visit func(*kustomizationSummary)) error {
-	client, err := rawClient(config)
-	if err != nil {
-		return err
-	}
-	return eachItem(ctx, client, resourcePath(kustomizationGVR, namespace), kustomizationsNamed(name, chunkSize), "Kustomizations", visit)
-}
-
-// kustomizationsNamed lists, in chunks, the Kustomizations named name:
-// every tenant's has the same name, so one field selector finds them all.
-func kustomizationsNamed(name string, chunkSize int64) metav1.ListOptions {
-	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), Limit: chunkSize}
-}
-
-// rawClient is a REST client with the dynamic client's config (JSON, and
-// errors decoded as Status), for eachItem.
-func rawClient(config *rest.Config) (rest.Interface, error) {
-	return rest.UnversionedRESTClientFor(dynamic.ConfigFor(config))
 }
 
 func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 )
@@ -35,8 +36,8 @@ func TestEachKustomizationPagesAndSummarizes(t *testing.T) {
 	defer srv.Close()
 
 	got := map[string]kustomizationState{}
-	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 1, func(ks *kustomizationSummary) {
-		got[ks.Metadata.Namespace] = ks.state()
+	err := tenant.EachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 1, func(ks *tenant.KustomizationSummary) {
+		got[ks.Metadata.Namespace] = kustomizationStateOf(ks)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestEachKustomizationWithoutFlux(t *testing.T) {
 		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","code":404}`))
 	}))
 	defer srv.Close()
-	err := eachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 0, func(*kustomizationSummary) {
+	err := tenant.EachKustomization(context.Background(), &rest.Config{Host: srv.URL}, "", "dummy", 0, func(*tenant.KustomizationSummary) {
 		t.Error("visited an item of a 404")
 	})
 	if !apierrors.IsNotFound(err) {

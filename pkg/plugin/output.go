@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 // outputFlags are kubectl's -o flags, the one way every command prints.
@@ -74,7 +75,7 @@ type output struct {
 
 // toOutput checks -o and builds its printer; the name printer's word is
 // marked as kubectl marks dry runs.
-func (f *outputFlags) toOutput(dryRun DryRunStrategy) (*output, error) {
+func (f *outputFlags) toOutput(dryRun tenant.DryRunStrategy) (*output, error) {
 	format := f.format()
 	out := &output{format: format, noHeaders: f.noHeaders}
 	if f.table && (format == "" || format == "wide") {
@@ -107,7 +108,7 @@ func (f *outputFlags) toReportOutput(command, defaultView string, formats []stri
 	if format := f.format(); !slices.Contains(formats, format) {
 		return nil, fmt.Errorf("invalid output format %q: %s prints %s, json or yaml", format, command, defaultView)
 	}
-	return f.toOutput(DryRunNone)
+	return f.toOutput(tenant.DryRunNone)
 }
 
 // human reports whether the user asked for no particular format, so
@@ -133,11 +134,11 @@ func (o *output) printIn(w io.Writer, namespace string, obj runtime.Object) erro
 }
 
 // dryRunSuffix marks a summary line as kubectl marks a dry run's objects.
-func dryRunSuffix(dryRun DryRunStrategy) string {
+func dryRunSuffix(dryRun tenant.DryRunStrategy) string {
 	switch dryRun {
-	case DryRunClient:
+	case tenant.DryRunClient:
 		return " (dry run)"
-	case DryRunServer:
+	case tenant.DryRunServer:
 		return " (server dry run)"
 	}
 	return ""
@@ -164,16 +165,11 @@ func (o *output) printTable(w io.Writer, header []string, rows [][]string) error
 	for _, row := range rows {
 		cells := make([]string, len(row))
 		for i, cell := range row {
-			cells[i] = oneLine(cell)
+			cells[i] = tenant.OneLine(cell)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
-}
-
-// oneLine joins a multi-line message into one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // yamlPrinter prints objects as cli-runtime's YAMLPrinter does, "---"

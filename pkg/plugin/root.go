@@ -9,14 +9,16 @@ import (
 	"errors"
 	"flag"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 )
 
-// FieldManager is the server-side apply field manager of every write.
-const FieldManager = "kubectl-tenant"
+// FieldManager is the server-side apply field manager of every write of
+// a tenant's settings.
+const FieldManager = tenant.FieldManager
 
 // BuildInfo is stamped into the binary at link time.
 type BuildInfo struct {

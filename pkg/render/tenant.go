@@ -96,6 +96,14 @@ type Tenant struct {
 	Confined ConfinedObjects
 }
 
+// ReconcilerBindingName names the RoleBinding that grants a tenant's
+// reconciler its role in namespace ns, as `flux create tenant` names it.
+func ReconcilerBindingName(ns string) string { return ns + "-reconciler" }
+
+// ReconcilerUser is the user that `flux create tenant` binds beside the
+// tenant's ServiceAccount.
+func ReconcilerUser(ns string) string { return "gotk:" + ns + ":reconciler" }
+
 // RenderTenant validates the options and builds the tenant's objects.
 func RenderTenant(o TenantOptions) (*Tenant, error) {
 	if err := o.Validate(); err != nil {
@@ -136,14 +144,14 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 		},
 		RoleBinding: &rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
-			ObjectMeta: metav1.ObjectMeta{Name: ns + "-reconciler", Namespace: ns, Labels: fluxLabels()},
+			ObjectMeta: metav1.ObjectMeta{Name: ReconcilerBindingName(ns), Namespace: ns, Labels: fluxLabels()},
 			RoleRef: rbacv1.RoleRef{
 				APIGroup: rbacv1.GroupName,
 				Kind:     "ClusterRole",
 				Name:     o.ClusterRole,
 			},
 			Subjects: []rbacv1.Subject{
-				{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "gotk:" + ns + ":reconciler"},
+				{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ReconcilerUser(ns)},
 				{Kind: rbacv1.ServiceAccountKind, Name: ns, Namespace: ns},
 			},
 		},

@@ -155,9 +155,18 @@ func ParseVar(s string) (key, value string, err error) {
 
 // SourceRef names the Flux source a tenant's Kustomization builds from.
 type SourceRef struct {
-	Kind      string
-	Name      string
-	Namespace string
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// In is the reference with the namespace a reference without one means:
+// the referring object's own.
+func (r SourceRef) In(own string) SourceRef {
+	if r.Namespace == "" {
+		r.Namespace = own
+	}
+	return r
 }
 
 // ParseSourceRef reads flux's `<kind>/<name>.<namespace>` form, as in

@@ -9,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/kubectl-tenant/kubectl-tenant/pkg/plugin"
 )
 
 // dayTwoInterval is the tenants' reconcile interval: long enough that
@@ -121,8 +120,8 @@ func dayTwoSuspendResume(e stepEnv) {
 	}
 	ks := e.mustGet(kustomizationGVR, "day-a", "dummy")
 	for _, mf := range ks.GetManagedFields() {
-		if mf.Manager == plugin.SuspendFieldManager && mf.FieldsV1 != nil && string(mf.FieldsV1.Raw) != `{"f:spec":{"f:suspend":{}}}` {
-			t.Errorf("%s owns more than spec.suspend: %s", plugin.SuspendFieldManager, mf.FieldsV1.Raw)
+		if mf.Manager == tenant.SuspendFieldManager && mf.FieldsV1 != nil && string(mf.FieldsV1.Raw) != `{"f:spec":{"f:suspend":{}}}` {
+			t.Errorf("%s owns more than spec.suspend: %s", tenant.SuspendFieldManager, mf.FieldsV1.Raw)
 		}
 	}
 	// add applies the tenant without spec.suspend; the suspension is

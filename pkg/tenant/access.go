@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"context"
@@ -9,10 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
-
-var selfSubjectRulesReviewGVR = schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectrulesreviews"}
 
 // resourceRule is one rule of a SelfSubjectRulesReview.
 type resourceRule struct {
@@ -25,19 +22,19 @@ func (r resourceRule) allows(verb, group, resource, name string) bool {
 		(len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, name))
 }
 
-// missingPermission asks the API server, in one request, what the caller
+// MissingPermission asks the API server, in one request, what the caller
 // may do in namespace, so that a missing permission is reported before the
 // first write instead of leaving half a tenant behind. It returns the first
 // verb and resource the caller lacks for objs, or "" when the rules allow
 // everything or the authorizer cannot list rules (a webhook, say), in which
 // case the apply itself is the check.
-func (a *applier) missingPermission(ctx context.Context, namespace string, objs []*unstructured.Unstructured) (string, error) {
+func (a *Applier) MissingPermission(ctx context.Context, namespace string, objs []*unstructured.Unstructured) (string, error) {
 	review := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "authorization.k8s.io/v1",
 		"kind":       "SelfSubjectRulesReview",
 		"spec":       map[string]any{"namespace": namespace},
 	}}
-	result, err := a.client.Resource(selfSubjectRulesReviewGVR).Create(ctx, review, metav1.CreateOptions{})
+	result, err := a.Client.Resource(selfSubjectRulesReviewGVR).Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("checking your permissions in namespace %q: %w", namespace, err)
 	}
@@ -59,7 +56,7 @@ func (a *applier) missingPermission(ctx context.Context, namespace string, objs 
 		rules = append(rules, rule)
 	}
 	for _, obj := range objs {
-		mapping, err := a.mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
+		mapping, err := a.Mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
 		if err != nil {
 			return "", err
 		}
@@ -85,9 +82,9 @@ func (a *applier) missingPermission(ctx context.Context, namespace string, objs 
 	return "", nil
 }
 
-// requiredPermissions names what adding objs needs, for error messages:
+// RequiredPermissions names what adding objs needs, for error messages:
 // their resources, each once.
-func requiredPermissions(objs []*unstructured.Unstructured) string {
+func RequiredPermissions(objs []*unstructured.Unstructured) string {
 	var resources []string
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()

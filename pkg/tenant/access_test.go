@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import "testing"
 
@@ -27,8 +27,8 @@ func TestResourceRuleAllows(t *testing.T) {
 
 func TestSourceResource(t *testing.T) {
 	for kind, want := range map[string]string{"GitRepository": "gitrepositories", "OCIRepository": "ocirepositories", "Bucket": "buckets"} {
-		if got := sourceResource(kind); got.Resource != want || got.Group != "source.toolkit.fluxcd.io" {
-			t.Errorf("sourceResource(%s) = %v, want %s.source.toolkit.fluxcd.io", kind, got, want)
+		if got := SourceResource(kind); got.Resource != want || got.Group != "source.toolkit.fluxcd.io" {
+			t.Errorf("SourceResource(%s) = %v, want %s.source.toolkit.fluxcd.io", kind, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"context"
@@ -18,8 +18,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 )
 
-var namespaceGVR = corev1.SchemeGroupVersion.WithResource("namespaces")
-
 // tenantKinds are the kinds a tenant is made of, confined or not.
 func tenantKinds() []schema.GroupVersionKind {
 	return append([]schema.GroupVersionKind{
@@ -38,14 +36,14 @@ func confinementKinds() []schema.GroupVersionKind {
 		corev1.SchemeGroupVersion.WithKind("ResourceQuota"),
 		corev1.SchemeGroupVersion.WithKind("LimitRange"),
 		networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
-		sourceGroupVersion.WithKind("GitRepository"),
-		sourceGroupVersion.WithKind("OCIRepository"),
+		SourceGroupVersion.WithKind("GitRepository"),
+		SourceGroupVersion.WithKind("OCIRepository"),
 	}
 }
 
-// tenantRESTMapper knows the kinds a tenant is made of, so that adding a
+// RESTMapper knows the kinds a tenant is made of, so that adding a
 // tenant needs no API discovery at all.
-func tenantRESTMapper() meta.RESTMapper {
+func RESTMapper() meta.RESTMapper {
 	m := meta.NewDefaultRESTMapper(nil)
 	for _, gvk := range tenantKinds() {
 		scope := meta.RESTScopeNamespace
@@ -57,35 +55,35 @@ func tenantRESTMapper() meta.RESTMapper {
 	return m
 }
 
-// applier server-side applies objects one at a time, in the order given.
-type applier struct {
-	client         dynamic.Interface
-	mapper         meta.RESTMapper
-	dryRun         DryRunStrategy
-	forceConflicts bool
+// Applier server-side applies objects one at a time, in the order given.
+type Applier struct {
+	Client         dynamic.Interface
+	Mapper         meta.RESTMapper
+	DryRun         DryRunStrategy
+	ForceConflicts bool
 }
 
-func (a *applier) resourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+func (a *Applier) resourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
-	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return nil, err
 	}
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		return a.client.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+		return a.Client.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
 	}
-	return a.client.Resource(mapping.Resource), nil
+	return a.Client.Resource(mapping.Resource), nil
 }
 
-// apply sends obj as a server-side apply patch and returns what the server
+// Apply sends obj as a server-side apply patch and returns what the server
 // holds (or, with --dry-run=server, would hold) afterwards.
-func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	resource, err := a.resourceFor(obj)
 	if err != nil {
-		return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
+		return nil, fmt.Errorf("applying %s: %w", Describe(obj), err)
 	}
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: a.forceConflicts}
-	if a.dryRun == DryRunServer {
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: a.ForceConflicts}
+	if a.DryRun == DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	applied, err := resource.Apply(ctx, obj.GetName(), obj, opts)
@@ -95,48 +93,48 @@ func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured) (*u
 	return applied, nil
 }
 
-// recreate deletes obj's live counterpart and applies obj again, for fields
+// Recreate deletes obj's live counterpart and applies obj again, for fields
 // the API server will not change in place, such as a RoleBinding's roleRef.
-func (a *applier) recreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (a *Applier) Recreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	resource, err := a.resourceFor(obj)
 	if err != nil {
 		return nil, err
 	}
-	if a.dryRun == DryRunServer {
+	if a.DryRun == DryRunServer {
 		// A dry-run delete leaves the old object, so the apply would fail
 		// again; show what would be created instead.
 		return obj, nil
 	}
 	live, err := resource.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("recreating %s: %w", describe(obj), err)
+		return nil, fmt.Errorf("recreating %s: %w", Describe(obj), err)
 	}
 	uid := live.GetUID()
 	if err := resource.Delete(ctx, obj.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("recreating %s: %w", describe(obj), err)
+		return nil, fmt.Errorf("recreating %s: %w", Describe(obj), err)
 	}
-	return a.apply(ctx, obj)
+	return a.Apply(ctx, obj)
 }
 
-// isImmutableRoleRef reports the API server's refusal to change a binding's
+// IsImmutableRoleRef reports the API server's refusal to change a binding's
 // roleRef.
-func isImmutableRoleRef(err error) bool {
+func IsImmutableRoleRef(err error) bool {
 	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "roleRef")
 }
 
 func applyError(obj *unstructured.Unstructured, err error) error {
 	switch {
 	case apierrors.IsConflict(err):
-		return fmt.Errorf("applying %s: %w (another field manager owns these fields; re-run with --force-conflicts to take them over)", describe(obj), err)
+		return fmt.Errorf("applying %s: %w (another field manager owns these fields; re-run with --force-conflicts to take them over)", Describe(obj), err)
 	case apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "quota"):
-		return fmt.Errorf("applying %s: %w (your credentials lack this permission; ask a cluster admin or use --context/--kubeconfig for one that has it)", describe(obj), err)
+		return fmt.Errorf("applying %s: %w (your credentials lack this permission; ask a cluster admin or use --context/--kubeconfig for one that has it)", Describe(obj), err)
 	default:
-		return fmt.Errorf("applying %s: %w", describe(obj), err)
+		return fmt.Errorf("applying %s: %w", Describe(obj), err)
 	}
 }
 
-// describe names an object the way kubectl's messages do: Kind namespace/name.
-func describe(obj *unstructured.Unstructured) string {
+// Describe names an object the way kubectl's messages do: Kind namespace/name.
+func Describe(obj *unstructured.Unstructured) string {
 	if ns := obj.GetNamespace(); ns != "" {
 		return fmt.Sprintf("%s %s/%s", obj.GetKind(), ns, obj.GetName())
 	}

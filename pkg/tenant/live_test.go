@@ -1,11 +1,10 @@
-package plugin
+package tenant
 
 import (
 	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 )
 
 // fieldsV1 builds a managedFields entry's field set for the leaf paths.
-func fieldsV1(t *testing.T, paths []fieldPath) *metav1.FieldsV1 {
+func fieldsV1(t *testing.T, paths []FieldPath) *metav1.FieldsV1 {
 	t.Helper()
 	root := map[string]any{}
 	for _, p := range paths {
@@ -53,12 +52,12 @@ func owned(t *testing.T, obj *unstructured.Unstructured, entries ...ownedEntry) 
 type ownedEntry struct {
 	manager   string
 	operation metav1.ManagedFieldsOperationType
-	paths     []fieldPath
+	paths     []FieldPath
 }
 
 // appliedTenant is what the cluster holds after add applied o: the render,
 // every field owned by kubectl-tenant.
-func appliedTenant(t *testing.T, o render.TenantOptions) *liveTenant {
+func appliedTenant(t *testing.T, o render.TenantOptions) *Tenant {
 	t.Helper()
 	tenant, err := render.RenderTenant(o)
 	if err != nil {
@@ -68,9 +67,9 @@ func appliedTenant(t *testing.T, o render.TenantOptions) *liveTenant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lt := &liveTenant{Namespace: o.Namespace}
+	lt := &Tenant{Namespace: o.Namespace}
 	for _, obj := range objs {
-		owned(t, obj, ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, leafPaths(obj.Object)})
+		owned(t, obj, ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, LeafPaths(obj.Object)})
 		switch obj.GetKind() {
 		case "Namespace":
 			lt.Objects.Namespace = obj
@@ -123,7 +122,7 @@ func TestReadBackRendersTheSameBytes(t *testing.T) {
 	for _, o := range mixedTenants() {
 		t.Run(o.Namespace, func(t *testing.T) {
 			lt := appliedTenant(t, o)
-			(&liveReader{labelKey: o.LabelKey}).settle(lt)
+			(&Reader{LabelKey: o.LabelKey}).settle(lt)
 			if len(lt.HandEdits) > 0 || len(lt.Inexpressible) > 0 {
 				t.Errorf("hand edits %v, inexpressible %v; want none", lt.HandEdits, lt.Inexpressible)
 			}
@@ -148,14 +147,11 @@ func renderYAML(t *testing.T, o render.TenantOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
-	p := &yamlPrinter{}
-	for _, obj := range objs {
-		if err := p.PrintObj(obj, &out); err != nil {
-			t.Fatal(err)
-		}
+	out, err := render.EncodeYAML(objs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out.String()
+	return string(out)
 }
 
 // TestReadBackHandEdits: a field only another manager owns is a hand edit;
@@ -166,20 +162,20 @@ func TestReadBackHandEdits(t *testing.T) {
 	cm := lt.Objects.ConfigMap
 	_ = unstructured.SetNestedField(cm.Object, "silver", "data", "TIER")
 	owned(t, cm,
-		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(leafPaths(cm.Object), func(p fieldPath) bool { return p.String() == "data.TIER" })},
-		ownedEntry{"kubectl-edit", metav1.ManagedFieldsOperationUpdate, []fieldPath{{"data", "TIER"}}},
+		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(cm.Object), func(p FieldPath) bool { return p.String() == "data.TIER" })},
+		ownedEntry{"kubectl-edit", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"data", "TIER"}}},
 	)
 	ks := lt.Objects.Kustomization
 	_ = unstructured.SetNestedField(ks.Object, false, "spec", "prune")
 	owned(t, ks,
-		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(leafPaths(ks.Object), func(p fieldPath) bool { return p.String() == "spec.prune" })},
-		ownedEntry{"kubectl-patch", metav1.ManagedFieldsOperationUpdate, []fieldPath{{"spec", "prune"}}},
+		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(ks.Object), func(p FieldPath) bool { return p.String() == "spec.prune" })},
+		ownedEntry{"kubectl-patch", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"spec", "prune"}}},
 		// A controller's own writes are not hand edits of the tenant.
-		ownedEntry{"kustomize-controller", metav1.ManagedFieldsOperationUpdate, []fieldPath{{"metadata", "finalizers"}}},
+		ownedEntry{"kustomize-controller", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"metadata", "finalizers"}}},
 	)
-	(&liveReader{labelKey: o.LabelKey}).settle(lt)
+	(&Reader{LabelKey: o.LabelKey}).settle(lt)
 
-	want := []handEdit{
+	want := []HandEdit{
 		{Object: "ConfigMap tenant-vars", Field: "data.TIER", Manager: "kubectl-edit", Time: "2026-11-27T12:00:00Z", Setting: true},
 		{Object: "Kustomization tenant", Field: "spec.prune", Manager: "kubectl-patch", Time: "2026-11-27T12:00:00Z"},
 	}
@@ -211,11 +207,11 @@ func TestReadBackInexpressible(t *testing.T) {
 	}
 	labels["kustomize.toolkit.fluxcd.io/name"] = "fleet"
 	ks.SetLabels(labels)
-	owned(t, ks, ownedEntry{fluxApplyManager, metav1.ManagedFieldsOperationApply, leafPaths(ks.Object)})
+	owned(t, ks, ownedEntry{FluxApplyManager, metav1.ManagedFieldsOperationApply, LeafPaths(ks.Object)})
 	lt.Objects.Others = append(lt.Objects.Others, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": map[string]any{"name": "extra", "namespace": "foo"},
 	}})
-	(&liveReader{labelKey: o.LabelKey}).settle(lt)
+	(&Reader{LabelKey: o.LabelKey}).settle(lt)
 	want := []string{
 		"Kustomization dummy: spec.timeout was set by kustomize-controller; no flag of add sets it",
 		"RoleBinding extra: an extra object marked as the tenant's; no flag of add makes it",
@@ -226,20 +222,20 @@ func TestReadBackInexpressible(t *testing.T) {
 }
 
 func TestFieldOwnerLeaves(t *testing.T) {
-	o := fieldOwner{fields: map[string]any{
+	o := FieldOwner{fields: map[string]any{
 		"f:metadata": map[string]any{"f:name": map[string]any{}, "f:labels": map[string]any{".": map[string]any{}, "f:a": map[string]any{}}},
 		"f:subjects": map[string]any{},
 		"f:spec":     map[string]any{"f:limits": map[string]any{`k:{"type":"Container"}`: map[string]any{".": map[string]any{}}}},
 	}}
 	var got []string
-	for _, p := range o.leaves() {
+	for _, p := range o.Leaves() {
 		got = append(got, p.String())
 	}
 	want := []string{"metadata.labels.a", "spec.limits", "subjects"}
 	if !slices.Equal(got, want) {
 		t.Errorf("leaves = %v, want %v", got, want)
 	}
-	if !o.owns(fieldPath{"metadata", "labels"}) || o.owns(fieldPath{"metadata", "labels", "b"}) {
+	if !o.Owns(FieldPath{"metadata", "labels"}) || o.Owns(FieldPath{"metadata", "labels", "b"}) {
 		t.Error("owns is wrong about labels")
 	}
 }
@@ -254,8 +250,8 @@ func TestEqualDefaulted(t *testing.T) {
 		{map[string]any{"a": int64(1)}, map[string]any{"a": 1}, true},
 		{map[string]any{}, map[string]any{"a": "x"}, false},
 	} {
-		if got := equalDefaulted(c.live, c.want); got != c.equal {
-			t.Errorf("equalDefaulted(%v, %v) = %v, want %v", c.live, c.want, got, c.equal)
+		if got := EqualDefaulted(c.live, c.want); got != c.equal {
+			t.Errorf("EqualDefaulted(%v, %v) = %v, want %v", c.live, c.want, got, c.equal)
 		}
 	}
 }
@@ -268,16 +264,16 @@ func TestDiffTenantLocal(t *testing.T) {
 		lt := appliedTenant(t, o)
 		sa := lt.Objects.ServiceAccount
 		lt.Objects.ServiceAccount = nil
-		(&liveReader{labelKey: o.LabelKey}).settle(lt)
-		desired, err := lt.render(lt.Declared)
+		(&Reader{LabelKey: o.LabelKey}).settle(lt)
+		desired, err := lt.Render(lt.Declared)
 		if err != nil {
 			t.Fatal(err)
 		}
-		diffs, err := diffTenant(context.Background(), &applier{}, lt, desired)
+		diffs, err := Diff(context.Background(), &Applier{}, lt, desired)
 		if err != nil {
 			t.Fatalf("%s: %v", o.Namespace, err)
 		}
-		if len(diffs) != 1 || diffs[0].name != "v1.ServiceAccount."+o.Namespace+"."+sa.GetName() || diffs[0].live != nil {
+		if len(diffs) != 1 || diffs[0].Name != "v1.ServiceAccount."+o.Namespace+"."+sa.GetName() || diffs[0].Live != nil {
 			t.Errorf("%s: diffs = %+v, want the ServiceAccount wholly added", o.Namespace, diffs)
 		}
 	}

@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"fmt"
@@ -12,8 +12,8 @@ import (
 
 // requireFlux refuses, in one line, a cluster without Flux's Kustomization
 // API, before anything is written for a tenant Flux would never deploy.
-func requireFlux(c *clients) error {
-	served, err := groupVersionServed(c.discovery, kustomizev1.GroupVersion, "kustomizations")
+func RequireFlux(c *Clients) error {
+	served, err := groupVersionServed(c.Discovery, kustomizev1.GroupVersion, "kustomizations")
 	if err != nil {
 		return fmt.Errorf("checking for Flux on the cluster: %w", err)
 	}

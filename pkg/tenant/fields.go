@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"bytes"
@@ -11,21 +11,21 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// fieldPath is a path of map keys into an object. The tenant's lists
+// FieldPath is a path of map keys into an object. The tenant's lists
 // (subjects, substituteFrom, a policy's rules) are atomic, so a list is a
 // leaf and a path never goes into one.
-type fieldPath []string
+type FieldPath []string
 
-func (p fieldPath) String() string { return strings.Join(p, ".") }
+func (p FieldPath) String() string { return strings.Join(p, ".") }
 
 // leafPaths lists the leaf fields of an object: values that are not maps,
 // and empty maps. The identity (apiVersion, kind, metadata.name and
 // metadata.namespace) and what the server owns (status, the rest of
 // metadata) are left out: they are not settings.
-func leafPaths(obj map[string]any) []fieldPath {
-	var out []fieldPath
-	var walk func(prefix fieldPath, m map[string]any)
-	walk = func(prefix fieldPath, m map[string]any) {
+func LeafPaths(obj map[string]any) []FieldPath {
+	var out []FieldPath
+	var walk func(prefix FieldPath, m map[string]any)
+	walk = func(prefix FieldPath, m map[string]any) {
 		for _, k := range sortedKeys(m) {
 			path := append(slices.Clone(prefix), k)
 			if child, ok := m[k].(map[string]any); ok && len(child) > 0 {
@@ -42,14 +42,14 @@ func leafPaths(obj map[string]any) []fieldPath {
 			meta, _ := obj[k].(map[string]any)
 			for _, mk := range []string{"labels", "annotations"} {
 				if m, ok := meta[mk].(map[string]any); ok {
-					walk(fieldPath{"metadata", mk}, m)
+					walk(FieldPath{"metadata", mk}, m)
 				}
 			}
 		default:
 			if m, ok := obj[k].(map[string]any); ok && len(m) > 0 {
-				walk(fieldPath{k}, m)
+				walk(FieldPath{k}, m)
 			} else {
-				out = append(out, fieldPath{k})
+				out = append(out, FieldPath{k})
 			}
 		}
 	}
@@ -66,7 +66,7 @@ func sortedKeys(m map[string]any) []string {
 }
 
 // valueAt returns the value at path, and whether it is there.
-func valueAt(obj map[string]any, path fieldPath) (any, bool) {
+func ValueAt(obj map[string]any, path FieldPath) (any, bool) {
 	var cur any = obj
 	for _, k := range path {
 		m, ok := cur.(map[string]any)
@@ -81,7 +81,7 @@ func valueAt(obj map[string]any, path fieldPath) (any, bool) {
 }
 
 // setAt sets the value at path, making the maps on the way.
-func setAt(obj map[string]any, path fieldPath, value any) {
+func SetAt(obj map[string]any, path FieldPath, value any) {
 	m := obj
 	for _, k := range path[:len(path)-1] {
 		next, ok := m[k].(map[string]any)
@@ -95,11 +95,11 @@ func setAt(obj map[string]any, path fieldPath, value any) {
 }
 
 // deleteAt removes the value at path and the maps it leaves empty.
-func deleteAt(obj map[string]any, path fieldPath) {
+func deleteAt(obj map[string]any, path FieldPath) {
 	if len(path) == 0 {
 		return
 	}
-	parent, ok := valueAt(obj, path[:len(path)-1])
+	parent, ok := ValueAt(obj, path[:len(path)-1])
 	m, isMap := parent.(map[string]any)
 	if !ok || !isMap {
 		return
@@ -113,7 +113,7 @@ func deleteAt(obj map[string]any, path fieldPath) {
 // project copies the fields at paths out of obj, keeping its identity,
 // so that two projections of one object on the same paths compare field
 // for field.
-func project(obj map[string]any, paths []fieldPath) map[string]any {
+func Project(obj map[string]any, paths []FieldPath) map[string]any {
 	out := map[string]any{}
 	for _, k := range []string{"apiVersion", "kind"} {
 		if v, ok := obj[k]; ok {
@@ -121,21 +121,21 @@ func project(obj map[string]any, paths []fieldPath) map[string]any {
 		}
 	}
 	for _, k := range []string{"name", "namespace"} {
-		if v, ok := valueAt(obj, fieldPath{"metadata", k}); ok {
-			setAt(out, fieldPath{"metadata", k}, v)
+		if v, ok := ValueAt(obj, FieldPath{"metadata", k}); ok {
+			SetAt(out, FieldPath{"metadata", k}, v)
 		}
 	}
 	for _, p := range paths {
-		if v, ok := valueAt(obj, p); ok {
-			setAt(out, p, v)
+		if v, ok := ValueAt(obj, p); ok {
+			SetAt(out, p, v)
 		}
 	}
 	return out
 }
 
-// fieldOwner is one field manager's entry in an object's managedFields,
+// FieldOwner is one field manager's entry in an object's managedFields,
 // parsed once.
-type fieldOwner struct {
+type FieldOwner struct {
 	Manager   string
 	Operation metav1.ManagedFieldsOperationType
 	Time      *metav1.Time
@@ -144,8 +144,8 @@ type fieldOwner struct {
 
 // fieldOwners parses obj's managedFields. Entries of subresources (status)
 // are left out: no setting lives there.
-func fieldOwners(obj *unstructured.Unstructured) []fieldOwner {
-	var out []fieldOwner
+func FieldOwners(obj *unstructured.Unstructured) []FieldOwner {
+	var out []FieldOwner
 	for _, mf := range obj.GetManagedFields() {
 		if mf.Subresource != "" || mf.FieldsV1 == nil {
 			continue
@@ -154,13 +154,13 @@ func fieldOwners(obj *unstructured.Unstructured) []fieldOwner {
 		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
 			continue
 		}
-		out = append(out, fieldOwner{Manager: mf.Manager, Operation: mf.Operation, Time: mf.Time, fields: fields})
+		out = append(out, FieldOwner{Manager: mf.Manager, Operation: mf.Operation, Time: mf.Time, fields: fields})
 	}
 	return out
 }
 
 // owns reports whether the entry owns the field at path or a part of it.
-func (o fieldOwner) owns(path fieldPath) bool {
+func (o FieldOwner) Owns(path FieldPath) bool {
 	node := o.fields
 	for _, k := range path {
 		next, ok := node["f:"+k].(map[string]any)
@@ -174,10 +174,10 @@ func (o fieldOwner) owns(path fieldPath) bool {
 
 // leaves lists the fields the entry owns, as paths: a list, or a map the
 // entry owns whole, is one leaf.
-func (o fieldOwner) leaves() []fieldPath {
-	var out []fieldPath
-	var walk func(prefix fieldPath, node map[string]any)
-	walk = func(prefix fieldPath, node map[string]any) {
+func (o FieldOwner) Leaves() []FieldPath {
+	var out []FieldPath
+	var walk func(prefix FieldPath, node map[string]any)
+	walk = func(prefix FieldPath, node map[string]any) {
 		for _, k := range sortedKeys(node) {
 			name, ok := strings.CutPrefix(k, "f:")
 			if !ok {
@@ -194,7 +194,7 @@ func (o fieldOwner) leaves() []fieldPath {
 	}
 	walk(nil, o.fields)
 	// metadata.name and namespace are identity, not settings.
-	return slices.DeleteFunc(out, func(p fieldPath) bool {
+	return slices.DeleteFunc(out, func(p FieldPath) bool {
 		return len(p) == 2 && p[0] == "metadata" && (p[1] == "name" || p[1] == "namespace")
 	})
 }
@@ -212,36 +212,36 @@ func hasFieldKeys(node map[string]any) bool {
 // own, and kustomize-controller's once a tenant lives in git. A field only
 // some other manager owns was changed by hand (kubectl edit, patch,
 // label), and the cluster keeps no record of the value it replaced.
-func isDeclarer(o fieldOwner) bool {
-	return o.Operation == metav1.ManagedFieldsOperationApply && (o.Manager == FieldManager || o.Manager == fluxApplyManager)
+func isDeclarer(o FieldOwner) bool {
+	return o.Operation == metav1.ManagedFieldsOperationApply && (o.Manager == FieldManager || o.Manager == FluxApplyManager)
 }
 
-// fluxApplyManager is the field manager kustomize-controller applies with.
-const fluxApplyManager = "kustomize-controller"
+// FluxApplyManager is the field manager kustomize-controller applies with.
+const FluxApplyManager = "kustomize-controller"
 
 // declared reports whether any declarer owns the field at path.
-func declared(owners []fieldOwner, path fieldPath) bool {
-	return slices.ContainsFunc(owners, func(o fieldOwner) bool { return isDeclarer(o) && o.owns(path) })
+func declared(owners []FieldOwner, path FieldPath) bool {
+	return slices.ContainsFunc(owners, func(o FieldOwner) bool { return isDeclarer(o) && o.Owns(path) })
 }
 
 // handEditor returns the manager that owns the field at path when no
 // declarer does, or "".
-func handEditor(owners []fieldOwner, path fieldPath) (fieldOwner, bool) {
+func handEditor(owners []FieldOwner, path FieldPath) (FieldOwner, bool) {
 	if declared(owners, path) {
-		return fieldOwner{}, false
+		return FieldOwner{}, false
 	}
 	for _, o := range owners {
-		if o.owns(path) {
+		if o.Owns(path) {
 			return o, true
 		}
 	}
-	return fieldOwner{}, false
+	return FieldOwner{}, false
 }
 
 // hasDeclarer reports whether a declarer applied the object at all; an
 // object no declarer wrote (made by the demo's recipe, or by hand) has no
 // declared state to hold it to.
-func hasDeclarer(owners []fieldOwner) bool {
+func HasDeclarer(owners []FieldOwner) bool {
 	return slices.ContainsFunc(owners, isDeclarer)
 }
 
@@ -249,20 +249,20 @@ func hasDeclarer(owners []fieldOwner) bool {
 // kustomize-controller puts on what it applies to know its own objects:
 // they say which Kustomization applied a tenant from git, not how the
 // tenant is set.
-func isFluxBookkeeping(p fieldPath) bool {
+func IsFluxBookkeeping(p FieldPath) bool {
 	return len(p) == 3 && p[0] == "metadata" && (p[1] == "labels" || p[1] == "annotations") &&
 		strings.HasPrefix(p[2], "kustomize.toolkit.fluxcd.io/")
 }
 
 // equalJSON compares two values as JSON: the live object's numbers are
 // int64 and a render's may be other types.
-func equalJSON(a, b any) bool {
+func EqualJSON(a, b any) bool {
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
-func compactJSON(v any) string {
+func CompactJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
@@ -274,7 +274,7 @@ func compactJSON(v any) string {
 // live one fields the render leaves out when they hold their zero value:
 // the API server writes a CRD's defaults (a Kustomization's
 // substituteFrom[].optional: false) into lists the render sets whole.
-func equalDefaulted(live, want any) bool {
+func EqualDefaulted(live, want any) bool {
 	switch w := want.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
@@ -283,7 +283,7 @@ func equalDefaulted(live, want any) bool {
 		}
 		for k, v := range l {
 			if wv, ok := w[k]; ok {
-				if !equalDefaulted(v, wv) {
+				if !EqualDefaulted(v, wv) {
 					return false
 				}
 			} else if !isZero(v) {
@@ -302,13 +302,13 @@ func equalDefaulted(live, want any) bool {
 			return false
 		}
 		for i := range w {
-			if !equalDefaulted(l[i], w[i]) {
+			if !EqualDefaulted(l[i], w[i]) {
 				return false
 			}
 		}
 		return true
 	}
-	return equalJSON(live, want)
+	return EqualJSON(live, want)
 }
 
 func isZero(v any) bool {

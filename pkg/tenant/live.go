@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"context"
@@ -13,22 +13,20 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
-// liveTenant is one tenant as the cluster holds it, read back into the
+// Tenant is one tenant as the cluster holds it, read back into the
 // options of add that would render it: what diff holds the cluster to,
 // what export writes and what describe shows.
-type liveTenant struct {
+type Tenant struct {
 	Namespace string
 	// Settings are the tenant's options as its live objects say, hand
 	// edits included: rendering them gives what runs now.
@@ -39,10 +37,10 @@ type liveTenant struct {
 	// edit replaced, so these are what its declarers last asked for, as
 	// far as the cluster can tell.
 	Declared render.TenantOptions
-	Objects  tenantObjects
+	Objects  Objects
 	// HandEdits are the tenant's fields that only a manager other than
 	// kubectl-tenant and kustomize-controller owns.
-	HandEdits []handEdit
+	HandEdits []HandEdit
 	// declaredAnywhere is set when a declarer wrote any of the tenant's
 	// objects: its objects that no declarer wrote were then made by hand.
 	// A tenant no declarer wrote at all (made by the demo's recipe) is
@@ -50,14 +48,14 @@ type liveTenant struct {
 	declaredAnywhere bool
 	// owners caches each object's parsed managedFields: settling a tenant
 	// asks about the same few objects dozens of times.
-	owners map[*unstructured.Unstructured][]fieldOwner
+	owners map[*unstructured.Unstructured][]FieldOwner
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses; a render of Settings leaves them out.
 	Inexpressible []string
 }
 
-// tenantObjects are a tenant's live objects, nil where absent.
-type tenantObjects struct {
+// Objects are a tenant's live objects, nil where absent.
+type Objects struct {
 	Namespace      *unstructured.Unstructured
 	ConfigMap      *unstructured.Unstructured
 	ServiceAccount *unstructured.Unstructured
@@ -75,7 +73,7 @@ type tenantObjects struct {
 }
 
 // all lists the objects that are there, in apply order.
-func (o *tenantObjects) all() []*unstructured.Unstructured {
+func (o *Objects) All() []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	add := func(objs ...*unstructured.Unstructured) {
 		for _, obj := range objs {
@@ -90,8 +88,8 @@ func (o *tenantObjects) all() []*unstructured.Unstructured {
 	return out
 }
 
-// handEdit is a field of a tenant's object that someone changed by hand.
-type handEdit struct {
+// HandEdit is a field of a tenant's object that someone changed by hand.
+type HandEdit struct {
 	Object  string `json:"object"`
 	Field   string `json:"field"`
 	Manager string `json:"manager"`
@@ -102,7 +100,7 @@ type handEdit struct {
 	Setting bool `json:"setting"`
 }
 
-func (e handEdit) String() string {
+func (e HandEdit) String() string {
 	s := fmt.Sprintf("%s: %s was set by %s", e.Object, e.Field, e.Manager)
 	if e.Time != "" {
 		s += " at " + e.Time
@@ -115,23 +113,23 @@ func objectName(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + " " + obj.GetName()
 }
 
-// liveReader reads tenants back from the cluster: one paged list per kind
+// Reader reads tenants back from the cluster: one paged list per kind
 // for any number of tenants, so that a thousand cost a few requests.
-type liveReader struct {
-	c        *clients
-	labelKey string
-	// kustomizationName, when set, names every tenant's Kustomization;
+type Reader struct {
+	Clients  *Clients
+	LabelKey string
+	// KustomizationName, when set, names every tenant's Kustomization;
 	// otherwise it is the one that reads tenant-vars.
-	kustomizationName string
-	chunkSize         int64
+	KustomizationName string
+	ChunkSize         int64
 }
 
 // selectLive collects the selected tenant namespaces for reading back. A
 // namespace being deleted is a tenant on its way out, with nothing left to
 // compare or write down: it is skipped, with a note.
-func selectLive(ctx context.Context, c *clients, s *tenantSelection, errOut io.Writer) ([]*unstructured.Unstructured, error) {
+func SelectLive(ctx context.Context, c *Clients, s *Selection, errOut io.Writer) ([]*unstructured.Unstructured, error) {
 	var namespaces []*unstructured.Unstructured
-	err := s.eachObject(ctx, c, func(ns *unstructured.Unstructured) error {
+	err := s.EachObject(ctx, c, func(ns *unstructured.Unstructured) error {
 		if ns.GetDeletionTimestamp() != nil {
 			fmt.Fprintf(errOut, "tenant %s is being deleted: skipped\n", ns.GetName())
 			return nil
@@ -146,24 +144,19 @@ func selectLive(ctx context.Context, c *clients, s *tenantSelection, errOut io.W
 type liveList struct {
 	gvr  schema.GroupVersionResource
 	opts metav1.ListOptions
-	put  func(t *liveTenant, obj *unstructured.Unstructured)
+	put  func(t *Tenant, obj *unstructured.Unstructured)
 }
-
-var (
-	serviceAccountGVR = corev1.SchemeGroupVersion.WithResource("serviceaccounts")
-	secretGVR         = corev1.SchemeGroupVersion.WithResource("secrets")
-)
 
 // read reads back the tenants of the given namespaces, as the selection
 // yields them, in the same order.
-func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*liveTenant, error) {
+func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*Tenant, error) {
 	if len(namespaces) == 0 {
 		return nil, nil
 	}
-	tenants := make([]*liveTenant, len(namespaces))
-	byNamespace := make(map[string]*liveTenant, len(namespaces))
+	tenants := make([]*Tenant, len(namespaces))
+	byNamespace := make(map[string]*Tenant, len(namespaces))
 	for i, ns := range namespaces {
-		tenants[i] = &liveTenant{Namespace: ns.GetName(), Objects: tenantObjects{Namespace: ns}}
+		tenants[i] = &Tenant{Namespace: ns.GetName(), Objects: Objects{Namespace: ns}}
 		byNamespace[ns.GetName()] = tenants[i]
 	}
 	// One tenant reads its own namespace; more read across the cluster,
@@ -175,8 +168,8 @@ func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstru
 	candidates := map[string][]*unstructured.Unstructured{} // Kustomizations by namespace
 	sources := map[string]*unstructured.Unstructured{}      // by namespace/kind/name
 	managed := render.ManagedByLabelKey + "=" + render.ManagedByValue
-	byName := func(name string, slot func(*liveTenant) **unstructured.Unstructured) func(*liveTenant, *unstructured.Unstructured) {
-		return func(t *liveTenant, obj *unstructured.Unstructured) {
+	byName := func(name string, slot func(*Tenant) **unstructured.Unstructured) func(*Tenant, *unstructured.Unstructured) {
+		return func(t *Tenant, obj *unstructured.Unstructured) {
 			if obj.GetName() == name {
 				*slot(t) = obj
 			} else {
@@ -190,34 +183,34 @@ func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstru
 		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 	}
 	lists := []liveList{
-		{configMapGVR, named(render.TenantVarsConfigMapName),
-			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.ConfigMap = obj }},
-		{serviceAccountGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
-			func(t *liveTenant, obj *unstructured.Unstructured) {
-				byName(t.Namespace, func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.ServiceAccount })(t, obj)
+		{ConfigMapGVR, named(render.TenantVarsConfigMapName),
+			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.ConfigMap = obj }},
+		{ServiceAccountGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
+			func(t *Tenant, obj *unstructured.Unstructured) {
+				byName(t.Namespace, func(t *Tenant) **unstructured.Unstructured { return &t.Objects.ServiceAccount })(t, obj)
 			}},
-		{roleBindingGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
-			func(t *liveTenant, obj *unstructured.Unstructured) {
-				byName(t.Namespace+"-reconciler", func(t *liveTenant) **unstructured.Unstructured { return &t.Objects.RoleBinding })(t, obj)
+		{RoleBindingGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
+			func(t *Tenant, obj *unstructured.Unstructured) {
+				byName(render.ReconcilerBindingName(t.Namespace), func(t *Tenant) **unstructured.Unstructured { return &t.Objects.RoleBinding })(t, obj)
 			}},
-		{kustomizationGVR, metav1.ListOptions{},
-			func(t *liveTenant, obj *unstructured.Unstructured) {
+		{KustomizationGVR, metav1.ListOptions{},
+			func(t *Tenant, obj *unstructured.Unstructured) {
 				candidates[t.Namespace] = append(candidates[t.Namespace], obj)
 			}},
-		{resourceQuotaGVR, named(render.QuotaName),
-			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.Quota = obj }},
-		{limitRangeGVR, named(render.LimitRangeName),
-			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.LimitRange = obj }},
-		{networkPolicyGVR, named(render.NetworkPolicyName),
-			func(t *liveTenant, obj *unstructured.Unstructured) { t.Objects.NetworkPolicy = obj }},
-		{secretGVR, metav1.ListOptions{LabelSelector: managed},
-			func(t *liveTenant, obj *unstructured.Unstructured) {
+		{ResourceQuotaGVR, named(render.QuotaName),
+			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.Quota = obj }},
+		{LimitRangeGVR, named(render.LimitRangeName),
+			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.LimitRange = obj }},
+		{NetworkPolicyGVR, named(render.NetworkPolicyName),
+			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.NetworkPolicy = obj }},
+		{SecretGVR, metav1.ListOptions{LabelSelector: managed},
+			func(t *Tenant, obj *unstructured.Unstructured) {
 				t.Objects.Secrets = append(t.Objects.Secrets, obj)
 			}},
 	}
 	for _, kind := range []string{"GitRepository", "OCIRepository"} {
-		lists = append(lists, liveList{sourceResource(kind), metav1.ListOptions{LabelSelector: managed},
-			func(t *liveTenant, obj *unstructured.Unstructured) {
+		lists = append(lists, liveList{SourceResource(kind), metav1.ListOptions{LabelSelector: managed},
+			func(t *Tenant, obj *unstructured.Unstructured) {
 				sources[t.Namespace+"/"+obj.GetKind()+"/"+obj.GetName()] = obj
 			}})
 	}
@@ -252,10 +245,10 @@ func (r *liveReader) read(ctx context.Context, namespaces []*unstructured.Unstru
 
 // list pages through gvr in namespace ("" for all). A kind the cluster
 // does not serve (Flux's sources without Flux) has nothing to read.
-func (r *liveReader) list(ctx context.Context, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, visit func(*unstructured.Unstructured)) error {
-	opts.Limit = r.chunkSize
-	err := eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-		page, err := r.c.dynamic.Resource(gvr).Namespace(namespace).List(ctx, opts)
+func (r *Reader) list(ctx context.Context, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, visit func(*unstructured.Unstructured)) error {
+	opts.Limit = r.ChunkSize
+	err := EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		page, err := r.Clients.Dynamic.Resource(gvr).Namespace(namespace).List(ctx, opts)
 		if err != nil {
 			return "", err
 		}
@@ -278,10 +271,10 @@ func (r *liveReader) list(ctx context.Context, gvr schema.GroupVersionResource, 
 // reads tenant-vars, else any that reads tenant-vars. Those that also read
 // tenant-vars but are not it are the tenant's extra objects; other
 // Kustomizations are the tenant's own business.
-func (r *liveReader) pickKustomization(candidates []*unstructured.Unstructured, others []*unstructured.Unstructured) (*unstructured.Unstructured, []*unstructured.Unstructured) {
-	if r.kustomizationName != "" {
+func (r *Reader) pickKustomization(candidates []*unstructured.Unstructured, others []*unstructured.Unstructured) (*unstructured.Unstructured, []*unstructured.Unstructured) {
+	if r.KustomizationName != "" {
 		for _, ks := range candidates {
-			if ks.GetName() == r.kustomizationName {
+			if ks.GetName() == r.KustomizationName {
 				return ks, others
 			}
 		}
@@ -299,7 +292,7 @@ func (r *liveReader) pickKustomization(candidates []*unstructured.Unstructured, 
 	slices.SortFunc(readers, func(a, b *unstructured.Unstructured) int {
 		rank := func(ks *unstructured.Unstructured) int {
 			switch {
-			case hasDeclarer(fieldOwners(ks)):
+			case HasDeclarer(FieldOwners(ks)):
 				return 0
 			case ks.GetName() == render.DefaultKustomizationName:
 				return 1
@@ -329,12 +322,12 @@ func readsTenantVars(ks *unstructured.Unstructured) bool {
 // readUnlabelled gets what the labelled lists could not find: a service
 // account or role binding whose tenant label was removed, and a confined
 // tenant's source. A healthy fleet needs none of these requests.
-func (r *liveReader) readUnlabelled(ctx context.Context, tenants []*liveTenant, sources map[string]*unstructured.Unstructured) error {
+func (r *Reader) readUnlabelled(ctx context.Context, tenants []*Tenant, sources map[string]*unstructured.Unstructured) error {
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(16)
 	get := func(gvr schema.GroupVersionResource, namespace, name string, slot **unstructured.Unstructured) {
 		group.Go(func() error {
-			obj, err := r.c.dynamic.Resource(gvr).Namespace(namespace).Get(groupCtx, name, metav1.GetOptions{})
+			obj, err := r.Clients.Dynamic.Resource(gvr).Namespace(namespace).Get(groupCtx, name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 				return nil
@@ -347,17 +340,17 @@ func (r *liveReader) readUnlabelled(ctx context.Context, tenants []*liveTenant, 
 	}
 	for _, t := range tenants {
 		if t.Objects.ServiceAccount == nil {
-			get(serviceAccountGVR, t.Namespace, t.Namespace, &t.Objects.ServiceAccount)
+			get(ServiceAccountGVR, t.Namespace, t.Namespace, &t.Objects.ServiceAccount)
 		}
 		if t.Objects.RoleBinding == nil {
-			get(roleBindingGVR, t.Namespace, t.Namespace+"-reconciler", &t.Objects.RoleBinding)
+			get(RoleBindingGVR, t.Namespace, render.ReconcilerBindingName(t.Namespace), &t.Objects.RoleBinding)
 		}
 		if ref, ok := ownSourceRef(t.Objects.Kustomization); ok {
 			if src := sources[t.Namespace+"/"+ref.Kind+"/"+ref.Name]; src != nil {
 				t.Objects.Source = src
 				delete(sources, t.Namespace+"/"+ref.Kind+"/"+ref.Name)
 			} else if ref.Kind == "GitRepository" || ref.Kind == "OCIRepository" {
-				get(sourceResource(ref.Kind), t.Namespace, ref.Name, &t.Objects.Source)
+				get(SourceResource(ref.Kind), t.Namespace, ref.Name, &t.Objects.Source)
 			}
 		}
 	}
@@ -378,32 +371,33 @@ func ownSourceRef(ks *unstructured.Unstructured) (render.SourceRef, bool) {
 	if ks == nil {
 		return render.SourceRef{}, false
 	}
-	ref, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
-	if ref["namespace"] != "" && ref["namespace"] != ks.GetNamespace() {
+	ref := SourceRefOf(ks)
+	if ref.Namespace != "" && ref.Namespace != ks.GetNamespace() {
 		return render.SourceRef{}, false
 	}
-	return render.SourceRef{Kind: ref["kind"], Name: ref["name"]}, ref["name"] != ""
+	ref.Namespace = ""
+	return ref, ref.Name != ""
 }
 
 // settle reads the settings out of a tenant's objects, notes which of
 // them were changed by hand, and what no flag expresses.
-func (r *liveReader) settle(t *liveTenant) {
-	t.declaredAnywhere = slices.ContainsFunc(t.Objects.all(), func(obj *unstructured.Unstructured) bool {
-		return hasDeclarer(t.ownersOf(obj))
+func (r *Reader) settle(t *Tenant) {
+	t.declaredAnywhere = slices.ContainsFunc(t.Objects.All(), func(obj *unstructured.Unstructured) bool {
+		return HasDeclarer(t.OwnersOf(obj))
 	})
 	o := render.DefaultTenantOptions()
-	o.Namespace, o.LabelKey = t.Namespace, r.labelKey
-	o.Name = t.Objects.Namespace.GetLabels()[r.labelKey]
+	o.Namespace, o.LabelKey = t.Namespace, r.LabelKey
+	o.Name = t.Objects.Namespace.GetLabels()[r.LabelKey]
 	ks := t.Objects.Kustomization
 	serviceAccount, _, _ := unstructured.NestedString(objectOrEmpty(ks), "spec", "serviceAccountName")
-	if isConfined(t.Objects.Namespace) || serviceAccount != "" {
+	if IsConfined(t.Objects.Namespace) || serviceAccount != "" {
 		o.ClusterRole = render.ConfinedClusterRole
 		o.Confinement = &render.Confinement{}
 	}
 	d := o
 	d.Vars = nil
 	edited := func(obj *unstructured.Unstructured, path ...string) bool {
-		return t.noteHandEdit(obj, path, true)
+		return t.NoteHandEdit(obj, path, true)
 	}
 
 	if cm := t.Objects.ConfigMap; cm != nil {
@@ -449,19 +443,18 @@ func (r *liveReader) settle(t *liveTenant) {
 			}
 		}
 		if o.Confinement == nil {
-			ref, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "sourceRef")
-			src := render.SourceRef{Kind: ref["kind"], Name: ref["name"], Namespace: ref["namespace"]}
+			src := SourceRefOf(ks)
 			if src.Validate() == nil {
 				o.Source = src
 				if !edited(ks, "spec", "sourceRef") {
 					d.Source = src
 				}
 			} else {
-				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: its source %s/%s is not one add can name", ks.GetName(), ref["kind"], ref["name"]))
+				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: its source %s/%s is not one add can name", ks.GetName(), src.Kind, src.Name))
 			}
 		}
-	} else if r.kustomizationName != "" {
-		o.KustomizationName, d.KustomizationName = r.kustomizationName, r.kustomizationName
+	} else if r.KustomizationName != "" {
+		o.KustomizationName, d.KustomizationName = r.KustomizationName, r.KustomizationName
 	}
 	if o.Confinement != nil {
 		o.Confinement, d.Confinement = t.readConfinement()
@@ -486,33 +479,33 @@ func setVar(vars map[string]string, key, value string) map[string]string {
 }
 
 // ownersOf parses obj's managedFields once.
-func (t *liveTenant) ownersOf(obj *unstructured.Unstructured) []fieldOwner {
+func (t *Tenant) OwnersOf(obj *unstructured.Unstructured) []FieldOwner {
 	if owners, ok := t.owners[obj]; ok {
 		return owners
 	}
 	if t.owners == nil {
-		t.owners = map[*unstructured.Unstructured][]fieldOwner{}
+		t.owners = map[*unstructured.Unstructured][]FieldOwner{}
 	}
-	t.owners[obj] = fieldOwners(obj)
+	t.owners[obj] = FieldOwners(obj)
 	return t.owners[obj]
 }
 
 // noteHandEdit reports whether the field at path of obj was changed by
 // hand, and records it; setting says the field holds one of add's
 // settings. A tenant no declarer wrote is taken as it is.
-func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath, setting bool) bool {
+func (t *Tenant) NoteHandEdit(obj *unstructured.Unstructured, path FieldPath, setting bool) bool {
 	if !t.declaredAnywhere {
 		return false
 	}
-	editor, ok := handEditor(t.ownersOf(obj), path)
+	editor, ok := handEditor(t.OwnersOf(obj), path)
 	if !ok {
 		return false
 	}
-	edit := handEdit{Object: objectName(obj), Field: path.String(), Manager: editor.Manager, Setting: setting}
+	edit := HandEdit{Object: objectName(obj), Field: path.String(), Manager: editor.Manager, Setting: setting}
 	if editor.Time != nil {
 		edit.Time = editor.Time.UTC().Format(time.RFC3339)
 	}
-	i := slices.IndexFunc(t.HandEdits, func(e handEdit) bool { return e.Object == edit.Object && e.Field == edit.Field })
+	i := slices.IndexFunc(t.HandEdits, func(e HandEdit) bool { return e.Object == edit.Object && e.Field == edit.Field })
 	if i < 0 {
 		t.HandEdits = append(t.HandEdits, edit)
 	} else {
@@ -521,53 +514,32 @@ func (t *liveTenant) noteHandEdit(obj *unstructured.Unstructured, path fieldPath
 	return true
 }
 
-// checkFacts are the facts check judges a tenant by, read off its live
-// objects, so that describe needs no second read of them.
-func (t *liveTenant) checkFacts() *tenantFacts {
-	f := &tenantFacts{namespace: t.Namespace, name: t.Settings.Name,
-		quota: t.Objects.Quota != nil, limitRange: t.Objects.LimitRange != nil, networkPolicy: t.Objects.NetworkPolicy != nil}
-	if ks := t.Objects.Kustomization; ks != nil {
-		f.kustomization = &kustomizationSummary{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ks.Object, f.kustomization); err != nil {
-			f.kustomization = nil
-		}
-	}
-	if rb := t.Objects.RoleBinding; rb != nil {
-		ref := &rbacv1.RoleRef{}
-		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
-		ref.Kind, _, _ = unstructured.NestedString(rb.Object, "roleRef", "kind")
-		ref.Name, _, _ = unstructured.NestedString(rb.Object, "roleRef", "name")
-		f.roleRef = ref
-	}
-	return f
-}
-
 // readConfinement reads a confined tenant's own source and guardrails,
 // as live and as declared.
-func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
+func (t *Tenant) readConfinement() (live, declared *render.Confinement) {
 	live, declared = &render.Confinement{}, &render.Confinement{}
 	if src := t.Objects.Source; src != nil {
 		spec, _, _ := unstructured.NestedMap(src.Object, "spec")
-		owners := t.ownersOf(src)
-		var all, decl []fieldPath
-		for _, p := range leafPaths(map[string]any{"spec": spec}) {
-			if !hasDeclarer(owners) {
+		owners := t.OwnersOf(src)
+		var all, decl []FieldPath
+		for _, p := range LeafPaths(map[string]any{"spec": spec}) {
+			if !HasDeclarer(owners) {
 				all, decl = append(all, p), append(decl, p)
 				continue
 			}
 			// Fields nobody owns are the CRD's defaults: add never set them.
-			if slices.ContainsFunc(owners, func(o fieldOwner) bool { return o.owns(p) }) {
+			if slices.ContainsFunc(owners, func(o FieldOwner) bool { return o.Owns(p) }) {
 				all = append(all, p)
-				if !t.noteHandEdit(src, p, true) {
+				if !t.NoteHandEdit(src, p, true) {
 					decl = append(decl, p)
 				}
 			}
 		}
 		live.Source = render.TenantSource{Kind: src.GetKind(), Name: src.GetName()}
 		declared.Source = live.Source
-		live.Source.Spec, _ = project(src.Object, all)["spec"].(map[string]any)
-		declared.Source.Spec, _ = project(src.Object, decl)["spec"].(map[string]any)
-		for _, name := range secretNames(spec) {
+		live.Source.Spec, _ = Project(src.Object, all)["spec"].(map[string]any)
+		declared.Source.Spec, _ = Project(src.Object, decl)["spec"].(map[string]any)
+		for _, name := range SecretNames(spec) {
 			for _, secret := range t.Objects.Secrets {
 				if secret.GetName() == name {
 					s := readSecret(secret)
@@ -581,14 +553,14 @@ func (t *liveTenant) readConfinement() (live, declared *render.Confinement) {
 		hard, _, _ := unstructured.NestedStringMap(q.Object, "spec", "hard")
 		for _, k := range render.SortedKeys(hard) {
 			live.Quota = setVar(live.Quota, k, hard[k])
-			if !t.noteHandEdit(q, fieldPath{"spec", "hard", k}, true) {
+			if !t.NoteHandEdit(q, FieldPath{"spec", "hard", k}, true) {
 				declared.Quota = setVar(declared.Quota, k, hard[k])
 			}
 		}
 	}
 	if lr := t.Objects.LimitRange; lr != nil {
 		limits, _, _ := unstructured.NestedSlice(lr.Object, "spec", "limits")
-		edited := t.noteHandEdit(lr, fieldPath{"spec", "limits"}, true)
+		edited := t.NoteHandEdit(lr, FieldPath{"spec", "limits"}, true)
 		for _, item := range limits {
 			m, _ := item.(map[string]any)
 			if m["type"] != string(corev1.LimitTypeContainer) {
@@ -631,39 +603,39 @@ func readSecret(obj *unstructured.Unstructured) render.SourceSecret {
 // field by field: a field the render sets that only someone else owns was
 // changed by hand; a field a declarer set that the render does not hold,
 // or holds with another value, is something no flag expresses.
-func (t *liveTenant) noteDrift() {
-	rendered, err := t.render(t.Settings)
+func (t *Tenant) noteDrift() {
+	rendered, err := t.Render(t.Settings)
 	if err != nil {
 		t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("its settings do not render: %v", err))
 		return
 	}
-	for _, live := range t.Objects.all() {
-		want := findObject(rendered, live)
+	for _, live := range t.Objects.All() {
+		want := FindObject(rendered, live)
 		if want == nil {
 			continue
 		}
-		owners := t.ownersOf(live)
-		wantPaths := leafPaths(want.Object)
+		owners := t.OwnersOf(live)
+		wantPaths := LeafPaths(want.Object)
 		for _, p := range wantPaths {
-			if t.noteHandEdit(live, p, false) || !declared(owners, p) {
+			if t.NoteHandEdit(live, p, false) || !declared(owners, p) {
 				continue
 			}
-			got, _ := valueAt(live.Object, p)
-			value, _ := valueAt(want.Object, p)
-			if !equalDefaulted(got, value) {
-				t.addInexpressible(fmt.Sprintf("%s: %s is %s; add sets %s", objectName(live), p, compactJSON(got), compactJSON(value)))
+			got, _ := ValueAt(live.Object, p)
+			value, _ := ValueAt(want.Object, p)
+			if !EqualDefaulted(got, value) {
+				t.addInexpressible(fmt.Sprintf("%s: %s is %s; add sets %s", objectName(live), p, CompactJSON(got), CompactJSON(value)))
 			}
 		}
 		for _, o := range owners {
 			if !isDeclarer(o) {
 				continue
 			}
-			for _, p := range o.leaves() {
+			for _, p := range o.Leaves() {
 				// An empty field (Flux applies a Namespace's spec: {}) sets nothing.
-				if v, _ := valueAt(live.Object, p); isFluxBookkeeping(p) || isZero(v) {
+				if v, _ := ValueAt(live.Object, p); IsFluxBookkeeping(p) || isZero(v) {
 					continue
 				}
-				if !slices.ContainsFunc(wantPaths, func(w fieldPath) bool { return hasPrefix(w, p) || hasPrefix(p, w) }) {
+				if !slices.ContainsFunc(wantPaths, func(w FieldPath) bool { return HasPrefix(w, p) || HasPrefix(p, w) }) {
 					t.addInexpressible(fmt.Sprintf("%s: %s was set by %s; no flag of add sets it", objectName(live), p, o.Manager))
 				}
 			}
@@ -674,18 +646,18 @@ func (t *liveTenant) noteDrift() {
 	}
 }
 
-func (t *liveTenant) addInexpressible(s string) {
+func (t *Tenant) addInexpressible(s string) {
 	if !slices.Contains(t.Inexpressible, s) {
 		t.Inexpressible = append(t.Inexpressible, s)
 	}
 }
 
-func hasPrefix(p, prefix fieldPath) bool {
+func HasPrefix(p, prefix FieldPath) bool {
 	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
 }
 
 // render renders settings as add does, objects in apply order.
-func (t *liveTenant) render(o render.TenantOptions) ([]*unstructured.Unstructured, error) {
+func (t *Tenant) Render(o render.TenantOptions) ([]*unstructured.Unstructured, error) {
 	tenant, err := render.RenderTenant(o)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.Namespace, err)
@@ -694,7 +666,7 @@ func (t *liveTenant) render(o render.TenantOptions) ([]*unstructured.Unstructure
 }
 
 // findObject finds the object of obj's kind and name in objs.
-func findObject(objs []*unstructured.Unstructured, obj *unstructured.Unstructured) *unstructured.Unstructured {
+func FindObject(objs []*unstructured.Unstructured, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	for _, o := range objs {
 		if o.GetKind() == obj.GetKind() && o.GetName() == obj.GetName() && o.GetNamespace() == obj.GetNamespace() {
 			return o

@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +17,9 @@ import (
 )
 
 // ks builds a Kustomization summary from JSON, as a list page holds it.
-func ks(t *testing.T, doc string) *kustomizationSummary {
+func ks(t *testing.T, doc string) *KustomizationSummary {
 	t.Helper()
-	var out kustomizationSummary
+	var out KustomizationSummary
 	if err := json.Unmarshal([]byte(doc), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -29,23 +30,23 @@ func TestJudge(t *testing.T) {
 	const at = "2026-11-27T12:00:00.123456789Z"
 	for _, tc := range []struct {
 		name, doc, requestedAt string
-		want                   verdict
+		want                   Verdict
 		message                string
 	}{
-		{"new, no status yet", `{"metadata":{"generation":1}}`, "", waiting, "waiting to be reconciled"},
-		{"Ready at its generation", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","message":"Applied revision: main@sha1:1"}]}}`, "", succeeded, "Applied revision: main@sha1:1"},
-		{"Ready, but for an older generation", `{"metadata":{"generation":3},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, "", waiting, "Applied"},
-		{"Ready, but the request is not handled yet", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"lastHandledReconcileAt":"earlier","conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, at, waiting, "Applied"},
-		{"Ready with the request handled", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, at, succeeded, "Applied"},
-		{"an old failure before the request is handled", `{"metadata":{"generation":2},"status":{"lastHandledReconcileAt":"earlier","conditions":[{"type":"Ready","status":"False","message":"old failure"},{"type":"Reconciling","status":"True","reason":"ProgressingWithRetry"}]}}`, at, waiting, "old failure"},
-		{"the build failed and Flux retries", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"kustomization path not found"},{"type":"Reconciling","status":"True","reason":"ProgressingWithRetry"}]}}`, at, failed, "kustomization path not found"},
-		{"stalled", `{"metadata":{"generation":1},"status":{"conditions":[{"type":"Ready","status":"False","message":"access denied"},{"type":"Stalled","status":"True"}]}}`, "", failed, "access denied"},
-		{"the source has not fetched yet", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"Source artifact not found, retrying in 5s"}]}}`, at, waiting, "Source artifact not found, retrying in 5s"},
-		{"in progress", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"Unknown","message":"Reconciliation in progress"},{"type":"Reconciling","status":"True","reason":"Progressing"}]}}`, at, waiting, "Reconciliation in progress"},
-		{"suspended", `{"metadata":{"namespace":"foo","generation":1},"spec":{"suspend":true},"status":{"lastHandledReconcileAt":"` + at + `"}}`, at, failed, `the Kustomization is suspended; run "kubectl tenant resume foo"`},
+		{"new, no status yet", `{"metadata":{"generation":1}}`, "", Waiting, "waiting to be reconciled"},
+		{"Ready at its generation", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","message":"Applied revision: main@sha1:1"}]}}`, "", Succeeded, "Applied revision: main@sha1:1"},
+		{"Ready, but for an older generation", `{"metadata":{"generation":3},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, "", Waiting, "Applied"},
+		{"Ready, but the request is not handled yet", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"lastHandledReconcileAt":"earlier","conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, at, Waiting, "Applied"},
+		{"Ready with the request handled", `{"metadata":{"generation":2},"status":{"observedGeneration":2,"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"True","message":"Applied"}]}}`, at, Succeeded, "Applied"},
+		{"an old failure before the request is handled", `{"metadata":{"generation":2},"status":{"lastHandledReconcileAt":"earlier","conditions":[{"type":"Ready","status":"False","message":"old failure"},{"type":"Reconciling","status":"True","reason":"ProgressingWithRetry"}]}}`, at, Waiting, "old failure"},
+		{"the build failed and Flux retries", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"kustomization path not found"},{"type":"Reconciling","status":"True","reason":"ProgressingWithRetry"}]}}`, at, Failed, "kustomization path not found"},
+		{"stalled", `{"metadata":{"generation":1},"status":{"conditions":[{"type":"Ready","status":"False","message":"access denied"},{"type":"Stalled","status":"True"}]}}`, "", Failed, "access denied"},
+		{"the source has not fetched yet", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"Source artifact not found, retrying in 5s"}]}}`, at, Waiting, "Source artifact not found, retrying in 5s"},
+		{"in progress", `{"metadata":{"generation":1},"status":{"lastHandledReconcileAt":"` + at + `","conditions":[{"type":"Ready","status":"Unknown","message":"Reconciliation in progress"},{"type":"Reconciling","status":"True","reason":"Progressing"}]}}`, at, Waiting, "Reconciliation in progress"},
+		{"suspended", `{"metadata":{"namespace":"foo","generation":1},"spec":{"suspend":true},"status":{"lastHandledReconcileAt":"` + at + `"}}`, at, Failed, `the Kustomization is suspended; run "kubectl tenant resume foo"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, message := judge(ks(t, tc.doc), tc.requestedAt)
+			got, message := Judge(ks(t, tc.doc), tc.requestedAt)
 			if got != tc.want || message != tc.message {
 				t.Errorf("judge = %v %q, want %v %q", got, message, tc.want, tc.message)
 			}
@@ -114,26 +115,25 @@ func TestReadyWait(t *testing.T) {
 	fake := &fakeKustomizations{rounds: [][]string{before, after}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	client, err := rawClient(&rest.Config{Host: srv.URL})
+	client, err := RawClient(&rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errOut bytes.Buffer
-	w := &readyWait{client: client, name: "dummy", chunkSize: 500, timeout: 300 * time.Millisecond, interval: 50 * time.Millisecond, errOut: &errOut}
-	failures, err := w.wait(context.Background(), requests)
+	w := &ReadyWait{Client: client, Name: "dummy", ChunkSize: 500, Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond}
+	failures, err := w.Wait(context.Background(), requests)
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.SortFunc(failures, func(a, b Failure) int { return strings.Compare(a.Namespace, b.Namespace) })
 	var out bytes.Buffer
-	reportFailures(&out, failures)
+	for _, f := range failures {
+		fmt.Fprintf(&out, "%s: %s\n", f.Namespace, f.Message)
+	}
 	want := "t00: kustomization path not found: stat ./does-not-exist\n" +
 		"t01: not Ready after 300ms: Reconciliation in progress\n" +
 		"t02: not Ready after 300ms: Kustomization dummy not found\n"
 	if out.String() != want {
 		t.Errorf("failures:\n%s\nwant:\n%s", out.String(), want)
-	}
-	if errOut.Len() != 0 {
-		t.Errorf("a wait whose stderr is no terminal printed %q", errOut.String())
 	}
 	for _, p := range fake.paths {
 		if p != "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations?fieldSelector=metadata.name%3Ddummy&limit=500" {
@@ -149,29 +149,8 @@ func TestReadyWait(t *testing.T) {
 }
 
 func TestTenantsFailedError(t *testing.T) {
-	err := &tenantsFailedError{failed: 2, total: 5, what: "not Ready"}
+	err := &FailedError{Failed: 2, Total: 5, What: "not Ready"}
 	if got, want := err.Error(), "2 of 5 tenants not Ready (the lines above say why)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
-	}
-}
-
-func TestProgressIsSilentWhenPiped(t *testing.T) {
-	var out bytes.Buffer
-	p := newProgress(&out, "Ready", 3)
-	p.add(1)
-	p.set(3)
-	p.clear()
-	if out.Len() != 0 {
-		t.Errorf("progress wrote %q to a buffer", out.String())
-	}
-	// On a terminal it draws and clears; drawLocked is what add and set call.
-	p = &progress{w: &out, label: "Ready", total: 1000}
-	p.set(734)
-	p.clear()
-	if got, want := out.String(), "\rReady 734/1000\r\x1b[K"; got != want {
-		t.Errorf("progress wrote %q, want %q", got, want)
-	}
-	if isTerminal(&out) {
-		t.Error("a buffer is taken for a terminal")
 	}
 }

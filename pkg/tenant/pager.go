@@ -1,4 +1,4 @@
-package plugin
+package tenant
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// defaultChunkSize is how many items one page of a list holds, as
+// DefaultChunkSize is how many items one page of a list holds, as
 // kubectl's --chunk-size.
-const defaultChunkSize = 500
+const DefaultChunkSize = 500
 
 // eachPage is the plugin's one pager: it lists in chunks of opts.Limit,
 // following the server's continue tokens, so that ten thousand tenants
 // never arrive, or stay, in one piece. list fetches and visits one page
 // and returns its continue token.
-func eachPage(ctx context.Context, opts metav1.ListOptions, list func(context.Context, metav1.ListOptions) (string, error)) error {
+func EachPage(ctx context.Context, opts metav1.ListOptions, list func(context.Context, metav1.ListOptions) (string, error)) error {
 	for {
 		next, err := list(ctx, opts)
 		if err != nil {
@@ -34,9 +34,9 @@ func eachPage(ctx context.Context, opts metav1.ListOptions, list func(context.Co
 
 // eachNamespace pages through namespaces reading only their metadata, as
 // protobuf: labels and the deletion time are all most commands need.
-func (c *clients) eachNamespace(ctx context.Context, opts metav1.ListOptions, visit func(*metav1.PartialObjectMetadata)) error {
-	return eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-		page, err := c.metadata.Resource(namespaceGVR).List(ctx, opts)
+func (c *Clients) EachNamespace(ctx context.Context, opts metav1.ListOptions, visit func(*metav1.PartialObjectMetadata)) error {
+	return EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		page, err := c.Metadata.Resource(NamespaceGVR).List(ctx, opts)
 		if err != nil {
 			return "", err
 		}
@@ -48,7 +48,7 @@ func (c *clients) eachNamespace(ctx context.Context, opts metav1.ListOptions, vi
 }
 
 // resourcePath is the list path of gvr, in namespace or in all of them.
-func resourcePath(gvr schema.GroupVersionResource, namespace string) string {
+func ResourcePath(gvr schema.GroupVersionResource, namespace string) string {
 	prefix := "/apis/" + gvr.Group + "/" + gvr.Version
 	if gvr.Group == "" {
 		prefix = "/api/" + gvr.Version
@@ -59,13 +59,13 @@ func resourcePath(gvr schema.GroupVersionResource, namespace string) string {
 	return prefix + "/" + gvr.Resource
 }
 
-// eachItem pages through the list at path, decoding each item into a T
+// EachItem pages through the list at path, decoding each item into a T
 // that holds only the fields a command reads: decoding into unstructured
 // maps (managedFields, whole specs) costs most of the CPU of a list of ten
 // thousand, on the machine that may also run the API server. what names
 // the items in errors.
-func eachItem[T any](ctx context.Context, client rest.Interface, path string, opts metav1.ListOptions, what string, visit func(*T)) error {
-	return eachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+func EachItem[T any](ctx context.Context, client rest.Interface, path string, opts metav1.ListOptions, what string, visit func(*T)) error {
+	return EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
 		request := client.Get().AbsPath(path)
 		if opts.FieldSelector != "" {
 			request = request.Param("fieldSelector", opts.FieldSelector)

@@ -1,0 +1,268 @@
+package tenant
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+)
+
+// Settings are a tenant's settings as flags, declared once: each binds its
+// flag here, fills render.TenantOptions in Options, and is read back from
+// the cluster by one rule of readBackRules. add, diff and export take them
+// through this type, so no command keeps a list of setting flags of its
+// own. The flags that name a tenant (--tenant-namespace, --tenant-name) or
+// say how to apply it (--dry-run, --wait) are the commands' own.
+type Settings struct {
+	Vars              []string
+	ClusterRole       string
+	KustomizationName string
+	Source            string
+	Path              string
+	Interval          time.Duration
+	// Filename lists many tenants, each of which starts from the flags.
+	Filename string
+
+	Confine          bool
+	Unconfine        bool
+	GitURL           string
+	Branch           string
+	SourceInterval   time.Duration
+	CopySourceSecret bool
+	Quota            []string
+	LimitRange       []string
+	NetworkPolicy    string
+
+	flags *pflag.FlagSet
+	// names are the flags AddFlags added, so that Given asks about exactly
+	// those.
+	names []string
+}
+
+// NewSettings returns the settings of the demo's tenant.
+func NewSettings() *Settings {
+	d := render.DefaultTenantOptions()
+	return &Settings{
+		ClusterRole:       d.ClusterRole,
+		KustomizationName: d.KustomizationName,
+		Source:            render.DefaultSource,
+		Path:              d.Path,
+		Interval:          d.Interval,
+		Branch:            render.DefaultBranch,
+		SourceInterval:    render.DefaultTenantSourceInterval,
+	}
+}
+
+// AddFlags binds every setting's flag.
+func (s *Settings) AddFlags(fs *pflag.FlagSet) {
+	before := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) { before[f.Name] = true })
+	fs.StringArrayVar(&s.Vars, "var", nil, "Extra post-build substitution variable KEY=VALUE for the tenant-vars ConfigMap (repeatable)")
+	fs.StringVar(&s.ClusterRole, "cluster-role", s.ClusterRole, "ClusterRole bound to the tenant's reconciler in its namespace")
+	fs.StringVar(&s.KustomizationName, "kustomization-name", s.KustomizationName, "Name of the tenant's Flux Kustomization")
+	fs.StringVar(&s.Source, "source", s.Source, "Flux source of the per-tenant template, in the form <kind>/<name>.<namespace>")
+	fs.StringVar(&s.Path, "path", s.Path, "Path to the per-tenant template inside the source")
+	fs.DurationVar(&s.Interval, "interval", s.Interval, "Reconcile interval of the tenant's Kustomization")
+	fs.StringVarP(&s.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	s.addConfineFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !before[f.Name] {
+			s.names = append(s.names, f.Name)
+		}
+	})
+	s.flags = fs
+}
+
+// addConfineFlags binds the flags of a confined tenant: its own source, a
+// least-privilege role and guardrails (see render.Confinement).
+func (s *Settings) addConfineFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&s.Confine, "confine", false, "Lock the tenant in: Flux applies its manifests as the tenant's ServiceAccount, from a source in its own namespace, with the admin role by default; every object is marked as the platform's so that bootstrap --lockdown's guardrail policy keeps the tenant from changing it")
+	fs.BoolVar(&s.Unconfine, "unconfine", false, "Turn a confined tenant back into an unconfined one (without it, add refuses to loosen a confined tenant)")
+	fs.StringVar(&s.GitURL, "git-url", "", "With --confine, the git repository of the tenant's own source (default: copy the spec of the shared --source from the cluster)")
+	fs.StringVar(&s.Branch, "branch", s.Branch, "With --confine and --git-url, the branch of the tenant's own source")
+	fs.DurationVar(&s.SourceInterval, "source-interval", s.SourceInterval, "With --confine, how often the tenant's own source fetches the template (every tenant fetches on its own)")
+	fs.BoolVar(&s.CopySourceSecret, "copy-source-secret", false, "With --confine, copy the shared source's credentials Secret into the tenant's namespace; the tenant can then read those credentials")
+	fs.StringArrayVar(&s.Quota, "quota", nil, "With --confine, a ResourceQuota limit RESOURCE=QUANTITY, e.g. pods=20 or count/kustomizations.kustomize.toolkit.fluxcd.io=5 (repeatable)")
+	fs.StringArrayVar(&s.LimitRange, "limit-range", nil, "With --confine, a default container request and limit RESOURCE=REQUEST[/LIMIT], e.g. cpu=100m/500m (repeatable)")
+	fs.StringVar(&s.NetworkPolicy, "network-policy", "", `With --confine, "isolate": ingress only from the tenant's namespace and flux-system, egress only to the namespace and DNS`)
+}
+
+// Given reports whether the user set any setting on the command line.
+func (s *Settings) Given() bool {
+	for _, name := range s.names {
+		if s.changed(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Settings) changed(name string) bool {
+	return s.flags != nil && s.flags.Changed(name)
+}
+
+// Options fills o, which names the tenant, with the settings. The
+// confinement's source is left for ResolveSource when it is to be copied
+// from the cluster.
+func (s *Settings) Options(o render.TenantOptions) (render.TenantOptions, error) {
+	o.ClusterRole, o.KustomizationName, o.Path, o.Interval = s.ClusterRole, s.KustomizationName, s.Path, s.Interval
+	vars, err := parseVars(s.Vars)
+	if err != nil {
+		return o, err
+	}
+	o.Vars = vars
+	if o.Source, err = render.ParseSourceRef(s.Source); err != nil {
+		return o, err
+	}
+	if o.Confinement, err = s.confinement(o.Source); err != nil {
+		return o, err
+	}
+	if o.Confinement != nil && !s.changed("cluster-role") {
+		o.ClusterRole = render.ConfinedClusterRole
+	}
+	return o, nil
+}
+
+func parseVars(given []string) (map[string]string, error) {
+	if len(given) == 0 {
+		return nil, nil
+	}
+	vars := make(map[string]string, len(given))
+	for _, v := range given {
+		key, value, err := render.ParseVar(v)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := vars[key]; dup {
+			return nil, fmt.Errorf("invalid --var %q: variable %s is given twice", v, key)
+		}
+		vars[key] = value
+	}
+	return vars, nil
+}
+
+// confinementOnly are the flags given that mean nothing without --confine.
+func (s *Settings) confinementOnly() []string {
+	var set []string
+	for _, name := range []string{"git-url", "branch", "source-interval", "copy-source-secret", "quota", "limit-range", "network-policy"} {
+		if s.changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	return set
+}
+
+// confinement builds the tenant's confinement from the flags.
+func (s *Settings) confinement(shared render.SourceRef) (*render.Confinement, error) {
+	if s.Confine && s.Unconfine {
+		return nil, fmt.Errorf("--confine and --unconfine cannot be combined: give the one you mean")
+	}
+	if !s.Confine {
+		if set := s.confinementOnly(); len(set) > 0 {
+			return nil, fmt.Errorf("%s only apply to a confined tenant: add --confine", strings.Join(set, ", "))
+		}
+		return nil, nil
+	}
+	c := &render.Confinement{
+		Source:        render.TenantSource{Kind: shared.Kind, Name: shared.Name},
+		Quota:         map[string]string{},
+		Limits:        map[string]render.ContainerDefault{},
+		NetworkPolicy: s.NetworkPolicy,
+	}
+	if s.GitURL != "" {
+		c.Source.Kind = "GitRepository"
+		c.Source.Spec = render.GitSourceSpec(s.GitURL, s.Branch, s.SourceInterval, render.DefaultIgnorePaths())
+	}
+	for _, q := range s.Quota {
+		key, value, err := render.ParseQuota(q)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := c.Quota[key]; dup {
+			return nil, fmt.Errorf("invalid --quota %q: %s is given twice", q, key)
+		}
+		c.Quota[key] = value
+	}
+	for _, l := range s.LimitRange {
+		name, d, err := render.ParseLimit(l)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := c.Limits[name]; dup {
+			return nil, fmt.Errorf("invalid --limit-range %q: %s is given twice", l, name)
+		}
+		c.Limits[name] = d
+	}
+	return c, nil
+}
+
+// Validate checks what the flags alone can tell.
+func (s *Settings) Validate(dryRun DryRunStrategy) error {
+	if !s.Confine {
+		return nil
+	}
+	if s.GitURL == "" && dryRun == DryRunClient {
+		return fmt.Errorf("--confine with --dry-run=client needs --git-url: without it the tenant's source is copied from the cluster")
+	}
+	if s.GitURL != "" && s.CopySourceSecret {
+		return fmt.Errorf("--copy-source-secret copies the shared source's Secret, which --git-url does not use: give one of them")
+	}
+	if s.SourceInterval <= 0 {
+		return fmt.Errorf("invalid --source-interval %s: must be greater than zero", s.SourceInterval)
+	}
+	return nil
+}
+
+// Tenants are the tenants to render: base alone, or every tenant the file
+// of -f lists, each with base's settings and the file's variables over
+// the flags'. stdin is read for "-f -".
+func (s *Settings) Tenants(base render.TenantOptions, stdin io.Reader) ([]render.TenantOptions, error) {
+	if s.Filename == "" {
+		return []render.TenantOptions{base}, nil
+	}
+	var data []byte
+	var err error
+	if s.Filename == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(s.Filename)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading -f %s: %w", s.Filename, err)
+	}
+	entries, err := render.ParseTenantList(data)
+	if err != nil {
+		return nil, fmt.Errorf("-f %s: %w", s.Filename, err)
+	}
+	tenants := make([]render.TenantOptions, len(entries))
+	for i, e := range entries {
+		t := base
+		t.Namespace, t.Name = e.Namespace, e.Name
+		t.Vars = maps.Clone(base.Vars)
+		if len(e.Vars) > 0 && t.Vars == nil {
+			t.Vars = map[string]string{}
+		}
+		maps.Copy(t.Vars, e.Vars)
+		tenants[i] = t
+	}
+	return tenants, nil
+}
+
+// ValidateTenants checks every tenant's options, naming the file's entry.
+func (s *Settings) ValidateTenants(tenants []render.TenantOptions) error {
+	for i, t := range tenants {
+		if err := t.Validate(); err != nil {
+			if s.Filename != "" {
+				return fmt.Errorf("-f %s: tenant %d (%s): %w", s.Filename, i+1, t.Namespace, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
