@@ -114,21 +114,18 @@ type ManagedObject struct {
 // any number of tenants.
 func StaleConfinement(ctx context.Context, c *Clients, existing map[string]metav1.Object) (map[string][]ManagedObject, error) {
 	namespaces := map[string]bool{}
+	var confined []string
 	for name, ns := range existing {
 		if IsConfined(ns) {
 			namespaces[name] = true
+			confined = append(confined, name)
 		}
 	}
 	found := map[string][]ManagedObject{}
 	if len(namespaces) == 0 {
 		return found, nil
 	}
-	scope := ""
-	if len(namespaces) == 1 {
-		for name := range namespaces {
-			scope = name
-		}
-	}
+	scope := Scope(confined)
 	opts := metav1.ListOptions{LabelSelector: render.ManagedByLabelKey + "=" + render.ManagedByValue, Limit: DefaultChunkSize}
 	for _, gvr := range prunableResources() {
 		err := EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {

@@ -147,7 +147,7 @@ type liveList struct {
 	put  func(t *Tenant, obj *unstructured.Unstructured)
 }
 
-// read reads back the tenants of the given namespaces, as the selection
+// Read reads back the tenants of the given namespaces, as the selection
 // yields them, in the same order.
 func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*Tenant, error) {
 	if len(namespaces) == 0 {
@@ -161,10 +161,11 @@ func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructur
 	}
 	// One tenant reads its own namespace; more read across the cluster,
 	// which costs the same few requests for two tenants or ten thousand.
-	scope := ""
-	if len(namespaces) == 1 {
-		scope = namespaces[0].GetName()
+	names := make([]string, len(namespaces))
+	for i, ns := range namespaces {
+		names[i] = ns.GetName()
 	}
+	scope := Scope(names)
 	candidates := map[string][]*unstructured.Unstructured{} // Kustomizations by namespace
 	sources := map[string]*unstructured.Unstructured{}      // by namespace/kind/name
 	managed := render.ManagedByLabelKey + "=" + render.ManagedByValue
