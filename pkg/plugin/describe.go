@@ -434,8 +434,8 @@ type tenantReader struct {
 func readSharedSources(ctx context.Context, c *tenant.Clients, tenants []*tenant.Tenant) (map[render.SourceRef]*unstructured.Unstructured, error) {
 	sources := map[render.SourceRef]*unstructured.Unstructured{}
 	for _, t := range tenants {
-		ks := t.Objects.Kustomization
-		if ks == nil || t.Objects.Source != nil {
+		ks := t.Objects.Kustomization()
+		if ks == nil || t.Objects.Source() != nil {
 			continue
 		}
 		ref := tenant.SourceRefOf(ks).In(t.Namespace)
@@ -458,9 +458,9 @@ func readSharedSources(ctx context.Context, c *tenant.Clients, tenants []*tenant
 // by check's facts f.
 func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *posture.TenantFacts, namespaceEvents []DescribedEvent) (*TenantDescription, error) {
 	objs := t.Objects
-	ns, ks := objs.Namespace, objs.Kustomization
+	ns, ks := objs.Namespace, objs.Kustomization()
 	d := &TenantDescription{APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind, Tenant: t.Settings.Name, Namespace: t.Namespace}
-	source := objs.Source
+	source := objs.Source()
 	var ref render.SourceRef
 	if ks != nil {
 		ref = tenant.SourceRefOf(ks).In(t.Namespace)
@@ -472,7 +472,7 @@ func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *p
 	var kustomizationEvents []DescribedEvent
 	if r.events > 0 && ks != nil {
 		group.Go(func() error {
-			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": ks.GetName(), "involvedObject.Namespace": t.Namespace}
+			selector := fields.Set{"involvedObject.kind": "Kustomization", "involvedObject.name": ks.GetName(), "involvedObject.namespace": t.Namespace}
 			return eachEvent(ctx, r.raw, t.Namespace, selector, func(e *corev1.Event) {
 				kustomizationEvents = append(kustomizationEvents, describeEvent(e))
 			})
@@ -484,35 +484,45 @@ func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *p
 
 	d.Phase, _, _ = unstructured.NestedString(ns.Object, "status", "phase")
 	d.Created = ns.GetCreationTimestamp()
-	kustomizationName := r.kustomizationName
-	if ks != nil {
-		kustomizationName = ks.GetName()
-	}
-	d.Objects = []DescribedObject{
-		describeObject("Namespace", t.Namespace, ns, t.OwnersOf),
-		describeObject("ConfigMap", render.TenantVarsConfigMapName, objs.ConfigMap, t.OwnersOf),
-		describeObject("ServiceAccount", t.Namespace, objs.ServiceAccount, t.OwnersOf),
-		describeObject("RoleBinding", render.ReconcilerBindingName(t.Namespace), objs.RoleBinding, t.OwnersOf),
-		describeObject("Kustomization", kustomizationName, ks, t.OwnersOf),
-	}
+	d.Objects = describeObjects(t)
 	if ks != nil {
 		d.Kustomization = describeKustomization(ks)
 		d.Source = describeSource(ref, source)
-		if ref.Namespace == t.Namespace {
-			d.Objects = append(d.Objects, describeObject(ref.Kind, ref.Name, source, t.OwnersOf))
-		}
 	}
-	for _, obj := range append([]*unstructured.Unstructured{objs.Quota, objs.LimitRange, objs.NetworkPolicy}, append(objs.Secrets, objs.Others...)...) {
-		if obj != nil {
-			d.Objects = append(d.Objects, describeObject(obj.GetKind(), obj.GetName(), obj, t.OwnersOf))
-		}
-	}
-	d.Variables = describeVariables(objs.ConfigMap, ks)
+	d.Variables = describeVariables(objs.ConfigMap(), ks)
 	d.HandEdits = append([]tenant.HandEdit{}, t.HandEdits...)
 	d.Inexpressible = append([]string{}, t.Inexpressible...)
 	d.Confinement = describeConfinement(f, r.kustomizationName, r.cluster)
 	d.Events = lastEvents(append(slices.Clone(namespaceEvents), kustomizationEvents...), r.events)
 	return d, nil
+}
+
+// describeObjects lists what add makes for the tenant, as a render of its
+// settings holds it, each present or not, then the tenant's live objects
+// that render does not make. A tenant whose settings do not render (a
+// confined tenant without its source, say) is held to what add makes of
+// any tenant.
+func describeObjects(t *tenant.Tenant) []DescribedObject {
+	rendered, err := t.Render(t.Settings)
+	if err != nil {
+		plain := t.Settings
+		plain.Confinement = nil
+		rendered, _ = t.Render(plain)
+	}
+	var out []DescribedObject
+	for _, want := range rendered {
+		live := t.Objects.Get(want.GetKind(), want.GetName())
+		if want.GetKind() == "Namespace" {
+			live = t.Objects.Namespace
+		}
+		out = append(out, describeObject(want.GetKind(), want.GetName(), live, t.OwnersOf))
+	}
+	for _, live := range append(t.Objects.All(), t.Objects.Others...) {
+		if tenant.FindObject(rendered, live) == nil {
+			out = append(out, describeObject(live.GetKind(), live.GetName(), live, t.OwnersOf))
+		}
+	}
+	return out
 }
 
 // describeObject says whether obj is there and who manages it; obj is nil

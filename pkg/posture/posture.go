@@ -447,14 +447,14 @@ func isGuardrailDenial(err error) bool {
 // objects, so that describe needs no second read of them.
 func FactsOf(t *tenant.Tenant) *TenantFacts {
 	f := &TenantFacts{Namespace: t.Namespace, Name: t.Settings.Name,
-		Quota: t.Objects.Quota != nil, LimitRange: t.Objects.LimitRange != nil, NetworkPolicy: t.Objects.NetworkPolicy != nil}
-	if ks := t.Objects.Kustomization; ks != nil {
+		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil}
+	if ks := t.Objects.Kustomization(); ks != nil {
 		f.Kustomization = &tenant.KustomizationSummary{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ks.Object, f.Kustomization); err != nil {
 			f.Kustomization = nil
 		}
 	}
-	if rb := t.Objects.RoleBinding; rb != nil {
+	if rb := t.Objects.RoleBinding(); rb != nil {
 		ref := &rbacv1.RoleRef{}
 		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
 		ref.Kind, _, _ = unstructured.NestedString(rb.Object, "roleRef", "kind")

@@ -69,8 +69,8 @@ type SourceSecret struct {
 	Data map[string][]byte
 }
 
-// tenantSourceKinds are the kinds a tenant's own source may be.
-func tenantSourceKinds() []string { return []string{"GitRepository", "OCIRepository"} }
+// TenantSourceKinds are the kinds a tenant's own source may be.
+func TenantSourceKinds() []string { return []string{"GitRepository", "OCIRepository"} }
 
 // GitSourceSpec is the spec of a GitRepository that follows branch of url,
 // as bootstrap makes the shared one.
@@ -109,8 +109,8 @@ type Confinement struct {
 // Validate checks the confinement and names the first bad value.
 func (c *Confinement) Validate() error {
 	s := c.Source
-	if !slices.Contains(tenantSourceKinds(), s.Kind) {
-		return fmt.Errorf("invalid tenant source kind %q: a confined tenant's source must be one of %s", s.Kind, strings.Join(tenantSourceKinds(), ", "))
+	if !slices.Contains(TenantSourceKinds(), s.Kind) {
+		return fmt.Errorf("invalid tenant source kind %q: a confined tenant's source must be one of %s", s.Kind, strings.Join(TenantSourceKinds(), ", "))
 	}
 	if errs := validation.IsDNS1123Subdomain(s.Name); len(errs) > 0 {
 		return fmt.Errorf("invalid tenant source name %q: %s", s.Name, strings.Join(errs, "; "))

@@ -371,3 +371,18 @@ func checkSameBytesAsSigsYAML(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 }
+
+// TestCatalogueHoldsEveryKind: the catalogue renders, and holds every kind
+// a confined tenant with every guardrail and copied credentials holds.
+func TestCatalogueHoldsEveryKind(t *testing.T) {
+	var kinds []string
+	for _, obj := range Catalogue() {
+		kinds = append(kinds, obj.GetKind()+"/"+obj.GetName())
+	}
+	want := []string{"Namespace/catalogue", "Secret/catalogue-credentials", "ConfigMap/tenant-vars", "ServiceAccount/catalogue",
+		"RoleBinding/catalogue-reconciler", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits", "NetworkPolicy/tenant-isolation",
+		"GitRepository/catalogue-source", "Kustomization/dummy"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("catalogue = %v, want %v", kinds, want)
+	}
+}

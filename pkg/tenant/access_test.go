@@ -1,6 +1,11 @@
 package tenant
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
 
 func TestResourceRuleAllows(t *testing.T) {
 	admin := resourceRule{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}
@@ -30,5 +35,27 @@ func TestSourceResource(t *testing.T) {
 		if got := SourceResource(kind); got.Resource != want || got.Group != "source.toolkit.fluxcd.io" {
 			t.Errorf("SourceResource(%s) = %v, want %s.source.toolkit.fluxcd.io", kind, got, want)
 		}
+	}
+}
+
+// TestKindsFollowRender: the kinds the applier maps and add prunes are
+// those render makes, written out here so that a kind render stops making
+// (or starts to) is a decision this test records.
+func TestKindsFollowRender(t *testing.T) {
+	names := func(kinds []schema.GroupVersionKind) []string {
+		var out []string
+		for _, gvk := range kinds {
+			out = append(out, gvk.Kind)
+		}
+		slices.Sort(out)
+		return out
+	}
+	wantAll := []string{"ConfigMap", "GitRepository", "Kustomization", "LimitRange", "Namespace", "NetworkPolicy", "OCIRepository", "ResourceQuota", "RoleBinding", "Secret", "ServiceAccount"}
+	if got := names(tenantKinds()); !slices.Equal(got, wantAll) {
+		t.Errorf("tenantKinds = %v, want %v", got, wantAll)
+	}
+	wantConfined := []string{"GitRepository", "LimitRange", "NetworkPolicy", "OCIRepository", "ResourceQuota", "Secret"}
+	if got := names(confinementKinds()); !slices.Equal(got, wantConfined) {
+		t.Errorf("confinementKinds = %v, want %v", got, wantConfined)
 	}
 }

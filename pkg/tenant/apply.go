@@ -3,42 +3,51 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 )
 
-// tenantKinds are the kinds a tenant is made of, confined or not.
+// tenantKinds are the kinds a tenant is made of, confined or not: what
+// render makes, and every kind a confined tenant's own source may be.
 func tenantKinds() []schema.GroupVersionKind {
-	return append([]schema.GroupVersionKind{
-		corev1.SchemeGroupVersion.WithKind("Namespace"),
-		corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-		corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
-		rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
-		kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind),
-	}, confinementKinds()...)
+	var kinds []schema.GroupVersionKind
+	for _, obj := range catalogueObjects() {
+		if gvk := obj.GroupVersionKind(); !slices.Contains(kinds, gvk) {
+			kinds = append(kinds, gvk)
+		}
+	}
+	for _, kind := range render.TenantSourceKinds() {
+		if gvk := SourceGroupVersion.WithKind(kind); !slices.Contains(kinds, gvk) {
+			kinds = append(kinds, gvk)
+		}
+	}
+	return kinds
 }
 
-// confinementKinds are what confinement adds to a tenant.
+// confinementKinds are what confinement adds to a tenant: the kinds of a
+// tenant's that a tenant render without confinement does not make.
 func confinementKinds() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{
-		corev1.SchemeGroupVersion.WithKind("Secret"),
-		corev1.SchemeGroupVersion.WithKind("ResourceQuota"),
-		corev1.SchemeGroupVersion.WithKind("LimitRange"),
-		networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
-		SourceGroupVersion.WithKind("GitRepository"),
-		SourceGroupVersion.WithKind("OCIRepository"),
+	plain := render.DefaultTenantOptions()
+	plain.Namespace, plain.Name = render.CatalogueNamespace, render.CatalogueNamespace
+	rendered, err := render.RenderTenant(plain)
+	if err != nil {
+		panic("tenant: the default tenant does not render: " + err.Error())
 	}
+	objs, err := rendered.Unstructured()
+	if err != nil {
+		panic("tenant: the default tenant does not render: " + err.Error())
+	}
+	return slices.DeleteFunc(tenantKinds(), func(gvk schema.GroupVersionKind) bool {
+		return slices.ContainsFunc(objs, func(obj *unstructured.Unstructured) bool { return obj.GroupVersionKind() == gvk })
+	})
 }
 
 // RESTMapper knows the kinds a tenant is made of, so that adding a

@@ -2,17 +2,14 @@ package tenant
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +25,8 @@ import (
 // what export writes and what describe shows.
 type Tenant struct {
 	Namespace string
+	// Name is the tenant's name, the value of its namespace's tenant label.
+	Name string
 	// Settings are the tenant's options as its live objects say, hand
 	// edits included: rendering them gives what runs now.
 	Settings render.TenantOptions
@@ -52,40 +51,6 @@ type Tenant struct {
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses; a render of Settings leaves them out.
 	Inexpressible []string
-}
-
-// Objects are a tenant's live objects, nil where absent.
-type Objects struct {
-	Namespace      *unstructured.Unstructured
-	ConfigMap      *unstructured.Unstructured
-	ServiceAccount *unstructured.Unstructured
-	RoleBinding    *unstructured.Unstructured
-	Kustomization  *unstructured.Unstructured
-	Source         *unstructured.Unstructured
-	Quota          *unstructured.Unstructured
-	LimitRange     *unstructured.Unstructured
-	NetworkPolicy  *unstructured.Unstructured
-	Secrets        []*unstructured.Unstructured
-	// Others are service accounts and role bindings labelled as the
-	// tenant's, Kustomizations that read tenant-vars, and sources and
-	// Secrets labelled as the plugin's, that no render of the tenant holds.
-	Others []*unstructured.Unstructured
-}
-
-// all lists the objects that are there, in apply order.
-func (o *Objects) All() []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	add := func(objs ...*unstructured.Unstructured) {
-		for _, obj := range objs {
-			if obj != nil {
-				out = append(out, obj)
-			}
-		}
-	}
-	add(o.Namespace)
-	add(o.Secrets...)
-	add(o.ConfigMap, o.ServiceAccount, o.RoleBinding, o.Quota, o.LimitRange, o.NetworkPolicy, o.Source, o.Kustomization)
-	return out
 }
 
 // HandEdit is a field of a tenant's object that someone changed by hand.
@@ -124,7 +89,7 @@ type Reader struct {
 	ChunkSize         int64
 }
 
-// selectLive collects the selected tenant namespaces for reading back. A
+// SelectLive collects the selected tenant namespaces for reading back. A
 // namespace being deleted is a tenant on its way out, with nothing left to
 // compare or write down: it is skipped, with a note.
 func SelectLive(ctx context.Context, c *Clients, s *Selection, errOut io.Writer) ([]*unstructured.Unstructured, error) {
@@ -140,80 +105,79 @@ func SelectLive(ctx context.Context, c *Clients, s *Selection, errOut io.Writer)
 	return namespaces, err
 }
 
-// liveList is one list the reader makes, and where its items go.
-type liveList struct {
-	gvr  schema.GroupVersionResource
-	opts metav1.ListOptions
-	put  func(t *Tenant, obj *unstructured.Unstructured)
-}
-
 // Read reads back the tenants of the given namespaces, as the selection
 // yields them, in the same order.
 func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*Tenant, error) {
+	tenants, err := r.ReadObjects(ctx, namespaces)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tenants {
+		r.settle(t)
+	}
+	return tenants, nil
+}
+
+// ReadObjects reads back the objects of the tenants of the given
+// namespaces, without the settings they express: what check judges.
+func (r *Reader) ReadObjects(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*Tenant, error) {
 	if len(namespaces) == 0 {
 		return nil, nil
 	}
 	tenants := make([]*Tenant, len(namespaces))
 	byNamespace := make(map[string]*Tenant, len(namespaces))
-	for i, ns := range namespaces {
-		tenants[i] = &Tenant{Namespace: ns.GetName(), Objects: Objects{Namespace: ns}}
-		byNamespace[ns.GetName()] = tenants[i]
-	}
-	// One tenant reads its own namespace; more read across the cluster,
-	// which costs the same few requests for two tenants or ten thousand.
 	names := make([]string, len(namespaces))
 	for i, ns := range namespaces {
+		tenants[i] = &Tenant{Namespace: ns.GetName(), Name: ns.GetLabels()[r.LabelKey], Objects: Objects{Namespace: ns}}
+		byNamespace[ns.GetName()] = tenants[i]
 		names[i] = ns.GetName()
 	}
-	scope := Scope(names)
-	candidates := map[string][]*unstructured.Unstructured{} // Kustomizations by namespace
-	sources := map[string]*unstructured.Unstructured{}      // by namespace/kind/name
-	managed := render.ManagedByLabelKey + "=" + render.ManagedByValue
-	byName := func(name string, slot func(*Tenant) **unstructured.Unstructured) func(*Tenant, *unstructured.Unstructured) {
-		return func(t *Tenant, obj *unstructured.Unstructured) {
-			if obj.GetName() == name {
-				*slot(t) = obj
-			} else {
-				t.Objects.Others = append(t.Objects.Others, obj)
-			}
+	candidates, sources, err := r.listAll(ctx, Scope(names), byNamespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tenants {
+		var ks *unstructured.Unstructured
+		ks, t.Objects.Others = r.pickKustomization(candidates[t.Namespace], t.Objects.Others)
+		if ks != nil {
+			t.Objects.Set(ks)
 		}
 	}
-	// A guardrail is the object of its name, labelled or not, as check
-	// judges it.
-	named := func(name string) metav1.ListOptions {
-		return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+	if err := r.readUnlabelled(ctx, tenants, sources); err != nil {
+		return nil, err
 	}
-	lists := []liveList{
-		{ConfigMapGVR, named(render.TenantVarsConfigMapName),
-			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.ConfigMap = obj }},
-		{ServiceAccountGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
-			func(t *Tenant, obj *unstructured.Unstructured) {
-				byName(t.Namespace, func(t *Tenant) **unstructured.Unstructured { return &t.Objects.ServiceAccount })(t, obj)
-			}},
-		{RoleBindingGVR, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey},
-			func(t *Tenant, obj *unstructured.Unstructured) {
-				byName(render.ReconcilerBindingName(t.Namespace), func(t *Tenant) **unstructured.Unstructured { return &t.Objects.RoleBinding })(t, obj)
-			}},
-		{KustomizationGVR, metav1.ListOptions{},
-			func(t *Tenant, obj *unstructured.Unstructured) {
-				candidates[t.Namespace] = append(candidates[t.Namespace], obj)
-			}},
-		{ResourceQuotaGVR, named(render.QuotaName),
-			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.Quota = obj }},
-		{LimitRangeGVR, named(render.LimitRangeName),
-			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.LimitRange = obj }},
-		{NetworkPolicyGVR, named(render.NetworkPolicyName),
-			func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.NetworkPolicy = obj }},
-		{SecretGVR, metav1.ListOptions{LabelSelector: managed},
-			func(t *Tenant, obj *unstructured.Unstructured) {
-				t.Objects.Secrets = append(t.Objects.Secrets, obj)
-			}},
+	return tenants, nil
+}
+
+// listAll makes one paged list per kind for all the tenants in scope ("" for
+// every namespace, which costs the same few requests for two tenants or ten
+// thousand), placing each object in its tenant. It returns each
+// namespace's Kustomizations, to pick the tenant's among, and the sources
+// the plugin labelled, by namespace/kind/name, to follow the
+// Kustomizations' references to.
+func (r *Reader) listAll(ctx context.Context, scope string, byNamespace map[string]*Tenant) (map[string][]*unstructured.Unstructured, map[string]*unstructured.Unstructured, error) {
+	candidates := map[string][]*unstructured.Unstructured{} // Kustomizations by namespace
+	sources := map[string]*unstructured.Unstructured{}      // by namespace/kind/name
+	managed := metav1.ListOptions{LabelSelector: render.ManagedByLabelKey + "=" + render.ManagedByValue}
+	type list struct {
+		gvr  schema.GroupVersionResource
+		opts metav1.ListOptions
+		put  func(t *Tenant, obj *unstructured.Unstructured)
 	}
-	for _, kind := range []string{"GitRepository", "OCIRepository"} {
-		lists = append(lists, liveList{SourceResource(kind), metav1.ListOptions{LabelSelector: managed},
-			func(t *Tenant, obj *unstructured.Unstructured) {
-				sources[t.Namespace+"/"+obj.GetKind()+"/"+obj.GetName()] = obj
-			}})
+	var lists []list
+	for _, l := range kindLists() {
+		lists = append(lists, list{l.gvr, l.opts, func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.place(l, obj) }})
+	}
+	lists = append(lists,
+		list{KustomizationGVR, r.kustomizationList(), func(t *Tenant, obj *unstructured.Unstructured) {
+			candidates[t.Namespace] = append(candidates[t.Namespace], obj)
+		}},
+		list{SecretGVR, managed, func(t *Tenant, obj *unstructured.Unstructured) { t.Objects.Set(obj) }},
+	)
+	for _, kind := range render.TenantSourceKinds() {
+		lists = append(lists, list{SourceResource(kind), managed, func(t *Tenant, obj *unstructured.Unstructured) {
+			sources[t.Namespace+"/"+obj.GetKind()+"/"+obj.GetName()] = obj
+		}})
 	}
 	var mu sync.Mutex // guards the tenants' objects, candidates and sources
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -229,19 +193,17 @@ func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructur
 			})
 		})
 	}
-	if err := group.Wait(); err != nil {
-		return nil, err
+	return candidates, sources, group.Wait()
+}
+
+// kustomizationList lists the Kustomizations of the given name, when every
+// tenant's has the one name; otherwise all, to pick the one that reads
+// tenant-vars.
+func (r *Reader) kustomizationList() metav1.ListOptions {
+	if r.KustomizationName == "" {
+		return metav1.ListOptions{}
 	}
-	for _, t := range tenants {
-		t.Objects.Kustomization, t.Objects.Others = r.pickKustomization(candidates[t.Namespace], t.Objects.Others)
-	}
-	if err := r.readUnlabelled(ctx, tenants, sources); err != nil {
-		return nil, err
-	}
-	for _, t := range tenants {
-		r.settle(t)
-	}
-	return tenants, nil
+	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", r.KustomizationName).String()}
 }
 
 // list pages through gvr in namespace ("" for all). A kind the cluster
@@ -320,38 +282,44 @@ func readsTenantVars(ks *unstructured.Unstructured) bool {
 	return false
 }
 
-// readUnlabelled gets what the labelled lists could not find: a service
-// account or role binding whose tenant label was removed, and a confined
+// readUnlabelled gets what the labelled lists could not find: an object
+// render labels as the tenant's whose label was removed, and a confined
 // tenant's source. A healthy fleet needs none of these requests.
 func (r *Reader) readUnlabelled(ctx context.Context, tenants []*Tenant, sources map[string]*unstructured.Unstructured) error {
+	var mu sync.Mutex // guards the tenants' objects
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(16)
-	get := func(gvr schema.GroupVersionResource, namespace, name string, slot **unstructured.Unstructured) {
+	get := func(t *Tenant, gvr schema.GroupVersionResource, name string) {
 		group.Go(func() error {
-			obj, err := r.Clients.Dynamic.Resource(gvr).Namespace(namespace).Get(groupCtx, name, metav1.GetOptions{})
+			obj, err := r.Clients.Dynamic.Resource(gvr).Namespace(t.Namespace).Get(groupCtx, name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 				return nil
 			case err != nil:
-				return fmt.Errorf("reading %s %s/%s: %w", gvr.Resource, namespace, name, err)
+				return fmt.Errorf("reading %s %s/%s: %w", gvr.Resource, t.Namespace, name, err)
 			}
-			*slot = obj
+			mu.Lock()
+			defer mu.Unlock()
+			t.Objects.Set(obj)
 			return nil
 		})
 	}
+	lists := kindLists()
 	for _, t := range tenants {
-		if t.Objects.ServiceAccount == nil {
-			get(ServiceAccountGVR, t.Namespace, t.Namespace, &t.Objects.ServiceAccount)
+		for _, l := range lists {
+			for _, c := range l.members {
+				if name := c.nameIn(t.Namespace); c.labelled && t.Objects.Get(c.gvk.Kind, name) == nil {
+					get(t, l.gvr, name)
+				}
+			}
 		}
-		if t.Objects.RoleBinding == nil {
-			get(RoleBindingGVR, t.Namespace, render.ReconcilerBindingName(t.Namespace), &t.Objects.RoleBinding)
-		}
-		if ref, ok := ownSourceRef(t.Objects.Kustomization); ok {
-			if src := sources[t.Namespace+"/"+ref.Kind+"/"+ref.Name]; src != nil {
-				t.Objects.Source = src
-				delete(sources, t.Namespace+"/"+ref.Kind+"/"+ref.Name)
-			} else if ref.Kind == "GitRepository" || ref.Kind == "OCIRepository" {
-				get(SourceResource(ref.Kind), t.Namespace, ref.Name, &t.Objects.Source)
+		if ref, ok := ownSourceRef(t.Objects.Kustomization()); ok {
+			key := t.Namespace + "/" + ref.Kind + "/" + ref.Name
+			if src := sources[key]; src != nil {
+				t.Objects.Set(src)
+				delete(sources, key)
+			} else if slices.Contains(render.TenantSourceKinds(), ref.Kind) {
+				get(t, SourceResource(ref.Kind), ref.Name)
 			}
 		}
 	}
@@ -380,106 +348,7 @@ func ownSourceRef(ks *unstructured.Unstructured) (render.SourceRef, bool) {
 	return ref, ref.Name != ""
 }
 
-// settle reads the settings out of a tenant's objects, notes which of
-// them were changed by hand, and what no flag expresses.
-func (r *Reader) settle(t *Tenant) {
-	t.declaredAnywhere = slices.ContainsFunc(t.Objects.All(), func(obj *unstructured.Unstructured) bool {
-		return HasDeclarer(t.OwnersOf(obj))
-	})
-	o := render.DefaultTenantOptions()
-	o.Namespace, o.LabelKey = t.Namespace, r.LabelKey
-	o.Name = t.Objects.Namespace.GetLabels()[r.LabelKey]
-	ks := t.Objects.Kustomization
-	serviceAccount, _, _ := unstructured.NestedString(objectOrEmpty(ks), "spec", "serviceAccountName")
-	if IsConfined(t.Objects.Namespace) || serviceAccount != "" {
-		o.ClusterRole = render.ConfinedClusterRole
-		o.Confinement = &render.Confinement{}
-	}
-	d := o
-	d.Vars = nil
-	edited := func(obj *unstructured.Unstructured, path ...string) bool {
-		return t.NoteHandEdit(obj, path, true)
-	}
-
-	if cm := t.Objects.ConfigMap; cm != nil {
-		data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
-		for _, k := range render.SortedKeys(data) {
-			if k == render.PerTenantSubstVar {
-				continue
-			}
-			o.Vars = setVar(o.Vars, k, data[k])
-			if !edited(cm, "data", k) {
-				d.Vars = setVar(d.Vars, k, data[k])
-			}
-		}
-	}
-	if rb := t.Objects.RoleBinding; rb != nil {
-		kind, _, _ := unstructured.NestedString(rb.Object, "roleRef", "kind")
-		name, _, _ := unstructured.NestedString(rb.Object, "roleRef", "name")
-		if kind == "ClusterRole" && name != "" {
-			o.ClusterRole = name
-			if !edited(rb, "roleRef") {
-				d.ClusterRole = name
-			}
-		} else {
-			t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("RoleBinding %s: binds %s %s; add binds a ClusterRole", rb.GetName(), kind, name))
-		}
-	}
-	if ks != nil {
-		o.KustomizationName, d.KustomizationName = ks.GetName(), ks.GetName()
-		if path, ok, _ := unstructured.NestedString(ks.Object, "spec", "path"); ok {
-			o.Path = path
-			if !edited(ks, "spec", "path") {
-				d.Path = path
-			}
-		}
-		if s, ok, _ := unstructured.NestedString(ks.Object, "spec", "interval"); ok {
-			if interval, err := time.ParseDuration(s); err == nil {
-				o.Interval = interval
-				if !edited(ks, "spec", "interval") {
-					d.Interval = interval
-				}
-			} else {
-				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: spec.interval %q is not a duration", ks.GetName(), s))
-			}
-		}
-		if o.Confinement == nil {
-			src := SourceRefOf(ks)
-			if src.Validate() == nil {
-				o.Source = src
-				if !edited(ks, "spec", "sourceRef") {
-					d.Source = src
-				}
-			} else {
-				t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("Kustomization %s: its source %s/%s is not one add can name", ks.GetName(), src.Kind, src.Name))
-			}
-		}
-	} else if r.KustomizationName != "" {
-		o.KustomizationName, d.KustomizationName = r.KustomizationName, r.KustomizationName
-	}
-	if o.Confinement != nil {
-		o.Confinement, d.Confinement = t.readConfinement()
-	}
-	t.Settings, t.Declared = o, d
-	t.noteDrift()
-}
-
-func objectOrEmpty(obj *unstructured.Unstructured) map[string]any {
-	if obj == nil {
-		return nil
-	}
-	return obj.Object
-}
-
-func setVar(vars map[string]string, key, value string) map[string]string {
-	if vars == nil {
-		vars = map[string]string{}
-	}
-	vars[key] = value
-	return vars
-}
-
-// ownersOf parses obj's managedFields once.
+// OwnersOf parses obj's managedFields once.
 func (t *Tenant) OwnersOf(obj *unstructured.Unstructured) []FieldOwner {
 	if owners, ok := t.owners[obj]; ok {
 		return owners
@@ -491,7 +360,7 @@ func (t *Tenant) OwnersOf(obj *unstructured.Unstructured) []FieldOwner {
 	return t.owners[obj]
 }
 
-// noteHandEdit reports whether the field at path of obj was changed by
+// NoteHandEdit reports whether the field at path of obj was changed by
 // hand, and records it; setting says the field holds one of add's
 // settings. A tenant no declarer wrote is taken as it is.
 func (t *Tenant) NoteHandEdit(obj *unstructured.Unstructured, path FieldPath, setting bool) bool {
@@ -513,91 +382,6 @@ func (t *Tenant) NoteHandEdit(obj *unstructured.Unstructured, path FieldPath, se
 		t.HandEdits[i].Setting = t.HandEdits[i].Setting || setting
 	}
 	return true
-}
-
-// readConfinement reads a confined tenant's own source and guardrails,
-// as live and as declared.
-func (t *Tenant) readConfinement() (live, declared *render.Confinement) {
-	live, declared = &render.Confinement{}, &render.Confinement{}
-	if src := t.Objects.Source; src != nil {
-		spec, _, _ := unstructured.NestedMap(src.Object, "spec")
-		owners := t.OwnersOf(src)
-		var all, decl []FieldPath
-		for _, p := range LeafPaths(map[string]any{"spec": spec}) {
-			if !HasDeclarer(owners) {
-				all, decl = append(all, p), append(decl, p)
-				continue
-			}
-			// Fields nobody owns are the CRD's defaults: add never set them.
-			if slices.ContainsFunc(owners, func(o FieldOwner) bool { return o.Owns(p) }) {
-				all = append(all, p)
-				if !t.NoteHandEdit(src, p, true) {
-					decl = append(decl, p)
-				}
-			}
-		}
-		live.Source = render.TenantSource{Kind: src.GetKind(), Name: src.GetName()}
-		declared.Source = live.Source
-		live.Source.Spec, _ = Project(src.Object, all)["spec"].(map[string]any)
-		declared.Source.Spec, _ = Project(src.Object, decl)["spec"].(map[string]any)
-		for _, name := range SecretNames(spec) {
-			for _, secret := range t.Objects.Secrets {
-				if secret.GetName() == name {
-					s := readSecret(secret)
-					live.Source.Secrets = append(live.Source.Secrets, s)
-					declared.Source.Secrets = append(declared.Source.Secrets, s)
-				}
-			}
-		}
-	}
-	if q := t.Objects.Quota; q != nil {
-		hard, _, _ := unstructured.NestedStringMap(q.Object, "spec", "hard")
-		for _, k := range render.SortedKeys(hard) {
-			live.Quota = setVar(live.Quota, k, hard[k])
-			if !t.NoteHandEdit(q, FieldPath{"spec", "hard", k}, true) {
-				declared.Quota = setVar(declared.Quota, k, hard[k])
-			}
-		}
-	}
-	if lr := t.Objects.LimitRange; lr != nil {
-		limits, _, _ := unstructured.NestedSlice(lr.Object, "spec", "limits")
-		edited := t.NoteHandEdit(lr, FieldPath{"spec", "limits"}, true)
-		for _, item := range limits {
-			m, _ := item.(map[string]any)
-			if m["type"] != string(corev1.LimitTypeContainer) {
-				continue
-			}
-			requests, _, _ := unstructured.NestedStringMap(m, "defaultRequest")
-			limit, _, _ := unstructured.NestedStringMap(m, "default")
-			for _, name := range render.SortedKeys(requests) {
-				if live.Limits == nil {
-					live.Limits = map[string]render.ContainerDefault{}
-				}
-				live.Limits[name] = render.ContainerDefault{Request: requests[name], Limit: limit[name]}
-			}
-		}
-		if !edited {
-			declared.Limits = maps.Clone(live.Limits)
-		}
-	}
-	if t.Objects.NetworkPolicy != nil {
-		live.NetworkPolicy = render.NetworkPolicyIsolate
-		declared.NetworkPolicy = render.NetworkPolicyIsolate
-	}
-	return live, declared
-}
-
-func readSecret(obj *unstructured.Unstructured) render.SourceSecret {
-	s := render.SourceSecret{Name: obj.GetName(), Data: map[string][]byte{}}
-	kind, _, _ := unstructured.NestedString(obj.Object, "type")
-	s.Type = corev1.SecretType(kind)
-	data, _, _ := unstructured.NestedStringMap(obj.Object, "data")
-	for k, v := range data {
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			s.Data[k] = b
-		}
-	}
-	return s
 }
 
 // noteDrift renders the settings and compares them with the live objects
@@ -657,7 +441,7 @@ func HasPrefix(p, prefix FieldPath) bool {
 	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
 }
 
-// render renders settings as add does, objects in apply order.
+// Render renders settings as add does, objects in apply order.
 func (t *Tenant) Render(o render.TenantOptions) ([]*unstructured.Unstructured, error) {
 	tenant, err := render.RenderTenant(o)
 	if err != nil {
@@ -666,7 +450,7 @@ func (t *Tenant) Render(o render.TenantOptions) ([]*unstructured.Unstructured, e
 	return tenant.Unstructured()
 }
 
-// findObject finds the object of obj's kind and name in objs.
+// FindObject finds the object of obj's kind and name in objs.
 func FindObject(objs []*unstructured.Unstructured, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	for _, o := range objs {
 		if o.GetKind() == obj.GetKind() && o.GetName() == obj.GetName() && o.GetNamespace() == obj.GetNamespace() {

@@ -70,25 +70,10 @@ func appliedTenant(t *testing.T, o render.TenantOptions) *Tenant {
 	lt := &Tenant{Namespace: o.Namespace}
 	for _, obj := range objs {
 		owned(t, obj, ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, LeafPaths(obj.Object)})
-		switch obj.GetKind() {
-		case "Namespace":
+		if obj.GetKind() == "Namespace" {
 			lt.Objects.Namespace = obj
-		case "ConfigMap":
-			lt.Objects.ConfigMap = obj
-		case "ServiceAccount":
-			lt.Objects.ServiceAccount = obj
-		case "RoleBinding":
-			lt.Objects.RoleBinding = obj
-		case "Kustomization":
-			lt.Objects.Kustomization = obj
-		case "GitRepository":
-			lt.Objects.Source = obj
-		case "ResourceQuota":
-			lt.Objects.Quota = obj
-		case "LimitRange":
-			lt.Objects.LimitRange = obj
-		case "NetworkPolicy":
-			lt.Objects.NetworkPolicy = obj
+		} else {
+			lt.Objects.Set(obj)
 		}
 	}
 	return lt
@@ -159,13 +144,13 @@ func renderYAML(t *testing.T, o render.TenantOptions) string {
 func TestReadBackHandEdits(t *testing.T) {
 	o := mixedTenants()[1]
 	lt := appliedTenant(t, o)
-	cm := lt.Objects.ConfigMap
+	cm := lt.Objects.ConfigMap()
 	_ = unstructured.SetNestedField(cm.Object, "silver", "data", "TIER")
 	owned(t, cm,
 		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(cm.Object), func(p FieldPath) bool { return p.String() == "data.TIER" })},
 		ownedEntry{"kubectl-edit", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"data", "TIER"}}},
 	)
-	ks := lt.Objects.Kustomization
+	ks := lt.Objects.Kustomization()
 	_ = unstructured.SetNestedField(ks.Object, false, "spec", "prune")
 	owned(t, ks,
 		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(ks.Object), func(p FieldPath) bool { return p.String() == "spec.prune" })},
@@ -198,7 +183,7 @@ func TestReadBackHandEdits(t *testing.T) {
 func TestReadBackInexpressible(t *testing.T) {
 	o := mixedTenants()[0]
 	lt := appliedTenant(t, o)
-	ks := lt.Objects.Kustomization
+	ks := lt.Objects.Kustomization()
 	_ = unstructured.SetNestedField(ks.Object, "2m", "spec", "timeout")
 	_ = unstructured.SetNestedSlice(ks.Object, []any{map[string]any{"kind": "ConfigMap", "name": "tenant-vars", "optional": false}}, "spec", "postBuild", "substituteFrom")
 	labels := ks.GetLabels()
@@ -262,8 +247,8 @@ func TestEqualDefaulted(t *testing.T) {
 func TestDiffTenantLocal(t *testing.T) {
 	for _, o := range mixedTenants() {
 		lt := appliedTenant(t, o)
-		sa := lt.Objects.ServiceAccount
-		lt.Objects.ServiceAccount = nil
+		sa := lt.Objects.ServiceAccount()
+		lt.Objects.Remove("ServiceAccount", sa.GetName())
 		(&Reader{LabelKey: o.LabelKey}).settle(lt)
 		desired, err := lt.Render(lt.Declared)
 		if err != nil {
