@@ -154,7 +154,7 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return err
 	}
 	reader := &tenant.Reader{Clients: c, LabelKey: o.Selection.LabelKey, KustomizationName: o.KustomizationName, ChunkSize: o.Selection.ChunkSize}
-	facts, _, err := posture.Read(ctx, reader, namespaces)
+	facts, _, err := posture.Read(ctx, reader, namespaces, false)
 	if err != nil {
 		return err
 	}

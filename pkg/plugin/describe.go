@@ -274,7 +274,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	reader := &tenant.Reader{Clients: c, LabelKey: o.Selection.LabelKey, KustomizationName: o.KustomizationName, ChunkSize: o.Selection.ChunkSize}
-	facts, tenants, err := posture.Read(ctx, reader, namespaces)
+	facts, tenants, err := posture.Read(ctx, reader, namespaces, true)
 	if err != nil {
 		return err
 	}

@@ -446,7 +446,7 @@ func isGuardrailDenial(err error) bool {
 // FactsOf are the facts check judges a tenant by, read off its live
 // objects, so that describe needs no second read of them.
 func FactsOf(t *tenant.Tenant) *TenantFacts {
-	f := &TenantFacts{Namespace: t.Namespace, Name: t.Settings.Name,
+	f := &TenantFacts{Namespace: t.Namespace, Name: t.Name,
 		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil}
 	if ks := t.Objects.Kustomization(); ks != nil {
 		f.Kustomization = &tenant.KustomizationSummary{}
@@ -466,8 +466,13 @@ func FactsOf(t *tenant.Tenant) *TenantFacts {
 
 // Read reads the tenants of the given namespaces back through reader and
 // the cluster's lockdown, side by side: the one read that check and
-// describe both judge by.
-func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured.Unstructured) (*Facts, []*tenant.Tenant, error) {
+// describe both judge by. With settle, the tenants' settings are read back
+// too (describe shows them; check judges objects alone).
+func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured.Unstructured, settle bool) (*Facts, []*tenant.Tenant, error) {
+	read := reader.ReadObjects
+	if settle {
+		read = reader.Read
+	}
 	facts := &Facts{}
 	var tenants []*tenant.Tenant
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -476,7 +481,7 @@ func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured
 		return err
 	})
 	group.Go(func() (err error) {
-		tenants, err = reader.Read(groupCtx, namespaces)
+		tenants, err = read(groupCtx, namespaces)
 		return err
 	})
 	if err := group.Wait(); err != nil {
