@@ -46,13 +46,23 @@ func TestExportTree(t *testing.T) {
 	if want := exportHeader + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- a.yaml\n- b.yaml\n"; string(list) != want {
 		t.Errorf("kustomization.yaml:\n%s\nwant:\n%s", list, want)
 	}
-	before, _ := os.Stat(filepath.Join(dir, "a.yaml"))
+	// writeIfChanged writes a new file and renames it over the old one, so
+	// a rewrite is a different file (inode) whatever the clock's resolution.
+	stat := func(name string) os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	before := stat("a.yaml")
 	got = write(map[string][]byte{"a.yaml": []byte("a\n")})
 	if !strings.Contains(got, "0 files written, 1 unchanged, 1 removed") || !strings.Contains(got, "b.yaml removed") {
 		t.Errorf("re-run with b gone:\n%s", got)
 	}
-	after, _ := os.Stat(filepath.Join(dir, "a.yaml"))
-	if !after.ModTime().Equal(before.ModTime()) {
+	after := stat("a.yaml")
+	if !os.SameFile(before, after) {
 		t.Error("an unchanged file was rewritten")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b.yaml")); !os.IsNotExist(err) {
@@ -60,6 +70,11 @@ func TestExportTree(t *testing.T) {
 	}
 	if _, err := os.Stat(foreign); err != nil {
 		t.Errorf("a file export did not write was removed: %v", err)
+	}
+	// The oracle above can fail: a file whose bytes change is a new file.
+	write(map[string][]byte{"a.yaml": []byte("A\n")})
+	if os.SameFile(after, stat("a.yaml")) {
+		t.Fatal("a rewritten file is still the same file: SameFile cannot tell a rewrite")
 	}
 
 	other := t.TempDir()

@@ -3,82 +3,67 @@ package tenant
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
-// fieldsV1 builds a managedFields entry's field set for the leaf paths.
-func fieldsV1(t *testing.T, paths []FieldPath) *metav1.FieldsV1 {
+// capturedTenant loads a tenant as a real API server held it, its
+// managedFields included, from a fixture that test/e2e's
+// TestManagedFieldsFixtures captured (see the files' header):
+//
+//   - <namespace>-applied.yaml: one of mixedTenants, server-side applied
+//     by kubectl-tenant as add applies it;
+//   - bar-hand-edited.yaml: bar, then changed by kubectl edit, kubectl
+//     patch and kustomize-controller;
+//   - foo-flux-applied.yaml: foo, its Kustomization applied from git by
+//     kustomize-controller alone.
+//
+// The field sets are the server's, not a model of them built with the
+// code under test.
+func capturedTenant(t *testing.T, name string) *Tenant {
 	t.Helper()
-	root := map[string]any{}
-	for _, p := range paths {
-		node := root
-		for _, k := range p {
-			next, ok := node["f:"+k].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				node["f:"+k] = next
-			}
-			node = next
-		}
-	}
-	raw, err := json.Marshal(root)
+	data, err := os.ReadFile(filepath.Join("testdata", "managedfields", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &metav1.FieldsV1{Raw: raw}
-}
-
-// owned sets obj's managedFields to one entry per manager, owning paths.
-func owned(t *testing.T, obj *unstructured.Unstructured, entries ...ownedEntry) {
-	t.Helper()
-	var mf []metav1.ManagedFieldsEntry
-	for _, e := range entries {
-		mf = append(mf, metav1.ManagedFieldsEntry{
-			Manager: e.manager, Operation: e.operation, APIVersion: obj.GetAPIVersion(),
-			Time: &metav1.Time{Time: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}, FieldsType: "FieldsV1", FieldsV1: fieldsV1(t, e.paths),
-		})
-	}
-	obj.SetManagedFields(mf)
-}
-
-type ownedEntry struct {
-	manager   string
-	operation metav1.ManagedFieldsOperationType
-	paths     []FieldPath
-}
-
-// appliedTenant is what the cluster holds after add applied o: the render,
-// every field owned by kubectl-tenant.
-func appliedTenant(t *testing.T, o render.TenantOptions) *Tenant {
-	t.Helper()
-	tenant, err := render.RenderTenant(o)
+	objs, err := render.DecodeYAML(data)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	objs, err := tenant.Unstructured()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := &Tenant{Namespace: o.Namespace}
+	lt := &Tenant{}
 	for _, obj := range objs {
-		owned(t, obj, ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, LeafPaths(obj.Object)})
+		// As the dynamic client decodes them: whole numbers are int64.
+		raw, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := obj.UnmarshalJSON(raw); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 		if obj.GetKind() == "Namespace" {
+			lt.Namespace = obj.GetName()
 			lt.Objects.Namespace = obj
 		} else {
 			lt.Objects.Set(obj)
 		}
 	}
+	if lt.Objects.Namespace == nil {
+		t.Fatalf("%s holds no Namespace", name)
+	}
 	return lt
 }
 
+// mixedTenants are the tenants of the captured fixtures: test/e2e's
+// fixtureTenants applies the same three, and TestReadBackRendersTheSameBytes
+// fails if the two lists part.
 func mixedTenants() []render.TenantOptions {
 	plain := render.DefaultTenantOptions()
 	plain.Namespace, plain.Name = "foo", "sometenant"
@@ -106,7 +91,7 @@ func mixedTenants() []render.TenantOptions {
 func TestReadBackRendersTheSameBytes(t *testing.T) {
 	for _, o := range mixedTenants() {
 		t.Run(o.Namespace, func(t *testing.T) {
-			lt := appliedTenant(t, o)
+			lt := capturedTenant(t, o.Namespace+"-applied.yaml")
 			(&Reader{LabelKey: o.LabelKey}).settle(lt)
 			if len(lt.HandEdits) > 0 || len(lt.Inexpressible) > 0 {
 				t.Errorf("hand edits %v, inexpressible %v; want none", lt.HandEdits, lt.Inexpressible)
@@ -143,21 +128,10 @@ func renderYAML(t *testing.T, o render.TenantOptions) string {
 // Settings keep its value and Declared leave it out.
 func TestReadBackHandEdits(t *testing.T) {
 	o := mixedTenants()[1]
-	lt := appliedTenant(t, o)
-	cm := lt.Objects.ConfigMap()
-	_ = unstructured.SetNestedField(cm.Object, "silver", "data", "TIER")
-	owned(t, cm,
-		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(cm.Object), func(p FieldPath) bool { return p.String() == "data.TIER" })},
-		ownedEntry{"kubectl-edit", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"data", "TIER"}}},
-	)
-	ks := lt.Objects.Kustomization()
-	_ = unstructured.SetNestedField(ks.Object, false, "spec", "prune")
-	owned(t, ks,
-		ownedEntry{FieldManager, metav1.ManagedFieldsOperationApply, slices.DeleteFunc(LeafPaths(ks.Object), func(p FieldPath) bool { return p.String() == "spec.prune" })},
-		ownedEntry{"kubectl-patch", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"spec", "prune"}}},
-		// A controller's own writes are not hand edits of the tenant.
-		ownedEntry{"kustomize-controller", metav1.ManagedFieldsOperationUpdate, []FieldPath{{"metadata", "finalizers"}}},
-	)
+	// bar's tenant-vars TIER is silver by kubectl edit, its Kustomization's
+	// prune false by kubectl patch; kustomize-controller's own finalizer
+	// write is not a hand edit of the tenant.
+	lt := capturedTenant(t, "bar-hand-edited.yaml")
 	(&Reader{LabelKey: o.LabelKey}).settle(lt)
 
 	want := []HandEdit{
@@ -182,17 +156,10 @@ func TestReadBackHandEdits(t *testing.T) {
 // reported; Flux's own labels and a CRD's defaults are not.
 func TestReadBackInexpressible(t *testing.T) {
 	o := mixedTenants()[0]
-	lt := appliedTenant(t, o)
-	ks := lt.Objects.Kustomization()
-	_ = unstructured.SetNestedField(ks.Object, "2m", "spec", "timeout")
-	_ = unstructured.SetNestedSlice(ks.Object, []any{map[string]any{"kind": "ConfigMap", "name": "tenant-vars", "optional": false}}, "spec", "postBuild", "substituteFrom")
-	labels := ks.GetLabels()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels["kustomize.toolkit.fluxcd.io/name"] = "fleet"
-	ks.SetLabels(labels)
-	owned(t, ks, ownedEntry{FluxApplyManager, metav1.ManagedFieldsOperationApply, LeafPaths(ks.Object)})
+	// foo's Kustomization as kustomize-controller alone applied it, with
+	// spec.timeout 2m, substituteFrom's optional: false and Flux's
+	// kustomize.toolkit.fluxcd.io/name label.
+	lt := capturedTenant(t, "foo-flux-applied.yaml")
 	lt.Objects.Others = append(lt.Objects.Others, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": map[string]any{"name": "extra", "namespace": "foo"},
 	}})
@@ -246,7 +213,7 @@ func TestEqualDefaulted(t *testing.T) {
 // asking the server (the applier here has no client: a request would fail).
 func TestDiffTenantLocal(t *testing.T) {
 	for _, o := range mixedTenants() {
-		lt := appliedTenant(t, o)
+		lt := capturedTenant(t, o.Namespace+"-applied.yaml")
 		sa := lt.Objects.ServiceAccount()
 		lt.Objects.Remove("ServiceAccount", sa.GetName())
 		(&Reader{LabelKey: o.LabelKey}).settle(lt)

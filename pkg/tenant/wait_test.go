@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -113,14 +114,19 @@ func TestReadyWait(t *testing.T) {
 		}
 	}
 	fake := &fakeKustomizations{rounds: [][]string{before, after}}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	client, err := RawClient(&rest.Config{Host: srv.URL})
+	// The requests go to the handler in this goroutine, with no network, so
+	// that the wait runs in a synctest bubble: its clock is fake and moves
+	// only while the wait sleeps, and the 300 ms timeout is 300 ms of the
+	// bubble's time however slow the machine is.
+	client, err := RawClient(&rest.Config{Host: "http://kustomizations.test", Transport: handlerTransport{fake}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &ReadyWait{Client: client, Name: "dummy", ChunkSize: 500, Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond}
-	failures, err := w.Wait(context.Background(), requests)
+	var failures []Failure
+	synctest.Test(t, func(*testing.T) {
+		failures, err = w.Wait(context.Background(), requests)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +152,18 @@ func TestReadyWait(t *testing.T) {
 	if last := fake.paths[len(fake.paths)-1]; !strings.Contains(last, "/namespaces/t0") {
 		t.Errorf("the last round asked for %s, want a per-namespace list", last)
 	}
+}
+
+// handlerTransport serves requests with a handler, in the caller's
+// goroutine and with no network.
+type handlerTransport struct{ h http.Handler }
+
+func (rt handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	rt.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
 }
 
 func TestTenantsFailedError(t *testing.T) {
