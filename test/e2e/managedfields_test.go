@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 var update = flag.Bool("update", false, "rewrite pkg/tenant's managedFields fixtures from a fresh capture")
