@@ -596,12 +596,7 @@ func describeSource(ref render.SourceRef, src *unstructured.Unstructured) *Descr
 	out.Present = true
 	out.URL, _, _ = unstructured.NestedString(src.Object, "spec", "url")
 	out.Revision, _, _ = unstructured.NestedString(src.Object, "status", "artifact", "revision")
-	out.Ready = "Unknown"
-	for _, c := range describeConditions(src) {
-		if c.Type == "Ready" {
-			out.Ready, out.Message = c.Status, c.Message
-		}
-	}
+	out.Ready, out.Message = tenant.ReadinessOf(src)
 	return out
 }
 

@@ -168,12 +168,7 @@ func kustomizationStateOf(ks *tenant.KustomizationSummary) kustomizationState {
 	if r := ks.Status.LastAppliedRevision; r != "" {
 		state.revision = r
 	}
-	for _, c := range ks.Status.Conditions {
-		if c.Type == "Ready" {
-			state.ready, state.message = c.Status, c.Message
-			break
-		}
-	}
+	state.ready, state.message = tenant.Readiness(ks.Metadata.Generation, ks.Status.ObservedGeneration, ks.Status.Conditions)
 	return state
 }
 

@@ -226,18 +226,9 @@ func ApplyCounted(ctx context.Context, a *Applier, obj *unstructured.Unstructure
 // holds back; the quota controller counts a quota within milliseconds.
 const quotaPollInterval = 100 * time.Millisecond
 
-// ReadyCondition reads a Flux object's Ready condition, for the generation
-// the controller has seen.
+// ReadyCondition reports whether a Flux object is Ready for its current
+// generation, with its Ready message.
 func ReadyCondition(obj *unstructured.Unstructured) (bool, string) {
-	observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
-	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conditions {
-		cond, ok := c.(map[string]any)
-		if !ok || cond["type"] != "Ready" {
-			continue
-		}
-		message, _ := cond["message"].(string)
-		return cond["status"] == "True" && observed >= obj.GetGeneration(), message
-	}
-	return false, "not reconciled yet"
+	status, message := ReadinessOf(obj)
+	return status == "True", message
 }

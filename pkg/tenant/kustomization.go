@@ -27,15 +27,10 @@ type KustomizationSummary struct {
 		SourceRef          render.SourceRef `json:"sourceRef"`
 	} `json:"spec"`
 	Status struct {
-		ObservedGeneration     int64  `json:"observedGeneration"`
-		LastAppliedRevision    string `json:"lastAppliedRevision"`
-		LastHandledReconcileAt string `json:"lastHandledReconcileAt"`
-		Conditions             []struct {
-			Type    string `json:"type"`
-			Status  string `json:"status"`
-			Reason  string `json:"reason"`
-			Message string `json:"message"`
-		} `json:"conditions"`
+		ObservedGeneration     int64       `json:"observedGeneration"`
+		LastAppliedRevision    string      `json:"lastAppliedRevision"`
+		LastHandledReconcileAt string      `json:"lastHandledReconcileAt"`
+		Conditions             []Condition `json:"conditions"`
 	} `json:"status"`
 }
 

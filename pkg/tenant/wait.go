@@ -36,36 +36,42 @@ const (
 // (Reconciling with reason ProgressingWithRetry): a source that has not
 // fetched yet also reads Ready=False, and is merely early.
 func Judge(ks *KustomizationSummary, requestedAt string) (Verdict, string) {
-	var ready, stalled, retrying bool
-	readyFound := false
-	message := "waiting to be reconciled"
+	if ks.Spec.Suspend {
+		return Failed, "the Kustomization is suspended; run \"kubectl tenant resume " + ks.Metadata.Namespace + "\""
+	}
+	status, message := Readiness(ks.Metadata.Generation, ks.Status.ObservedGeneration, ks.Status.Conditions)
+	if message == "" {
+		message = notReconciled
+	}
+	if requestedAt != "" && ks.Status.LastHandledReconcileAt != requestedAt {
+		return Waiting, message
+	}
+	switch {
+	case status == "True":
+		return Succeeded, message
+	case ks.gaveUp():
+		return Failed, message
+	}
+	return Waiting, message
+}
+
+// gaveUp reports whether the controller finished an attempt that failed:
+// Ready is False and it has stalled, or will retry (Reconciling with
+// reason ProgressingWithRetry). A source that has not fetched yet also
+// reads Ready=False, and is merely early.
+func (ks *KustomizationSummary) gaveUp() bool {
+	var notReady, stalled, retrying bool
 	for _, c := range ks.Status.Conditions {
 		switch c.Type {
 		case "Ready":
-			readyFound = true
-			ready = c.Status == "True"
-			if c.Message != "" {
-				message = c.Message
-			}
+			notReady = c.Status == "False"
 		case "Stalled":
 			stalled = c.Status == "True"
 		case "Reconciling":
 			retrying = c.Status == "True" && c.Reason == "ProgressingWithRetry"
 		}
 	}
-	if ks.Spec.Suspend {
-		return Failed, "the Kustomization is suspended; run \"kubectl tenant resume " + ks.Metadata.Namespace + "\""
-	}
-	if requestedAt != "" && ks.Status.LastHandledReconcileAt != requestedAt {
-		return Waiting, message
-	}
-	switch {
-	case ready && ks.Status.ObservedGeneration == ks.Metadata.Generation:
-		return Succeeded, message
-	case readyFound && !ready && (stalled || retrying):
-		return Failed, message
-	}
-	return Waiting, message
+	return notReady && (stalled || retrying)
 }
 
 // Failure is one tenant a command could not bring to where it was
