@@ -71,7 +71,7 @@ type TenantDescription struct {
 	Source    *DescribedSource    `json:"source,omitempty"`
 	Variables []DescribedVariable `json:"variables"`
 	// HandEdits are the tenant's fields that someone other than its
-	// declarers changed, as live.go reads them back for diff and export.
+	// declarers changed, as the tenant model reads them back for diff and export.
 	HandEdits []tenant.HandEdit `json:"handEdits"`
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses.
@@ -711,7 +711,6 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	w.line(0, "Status:", d.Phase)
 	w.line(0, "Age:", age(d.Created))
 	w.line(0, "Confined:", confinedSummary(d))
-
 	section(w, 0, "Objects:", []string{"Kind", "Name", "Present", "Managed", "Managers"}, d.Objects, func(o DescribedObject) []string {
 		managers := strings.Join(o.Managers, ",")
 		if managers == "" {
@@ -719,40 +718,8 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 		}
 		return []string{o.Kind, o.Name, yesNo(o.Present), yesNo(o.Managed), managers}
 	})
-
-	if ks := d.Kustomization; ks == nil {
-		w.line(0, "Kustomization:", "<none>")
-	} else {
-		w.line(0, "Kustomization:", ks.Name)
-		w.line(1, "Suspended:", fmt.Sprint(ks.Suspended))
-		w.line(1, "Interval:", orNone(ks.Interval))
-		w.line(1, "Path:", orNone(ks.Path))
-		w.line(1, "Source:", ks.SourceRef)
-		w.line(1, "Service Account:", orNone(ks.ServiceAccountName))
-		w.line(1, "Last Applied Revision:", orNone(ks.LastAppliedRevision))
-		w.line(1, "Last Attempted Revision:", orNone(ks.LastAttemptedRevision))
-		inventory := fmt.Sprintf("%d entries", ks.Inventory)
-		if ks.Inventory == 1 {
-			inventory = "1 entry"
-		}
-		w.line(1, "Inventory:", inventory)
-		section(w, 1, "Conditions:", []string{"Type", "Status", "Reason", "Message", "Age"}, ks.Conditions, func(c DescribedCondition) []string {
-			return []string{c.Type, c.Status, c.Reason, c.Message, age(c.LastTransitionTime)}
-		})
-	}
-
-	if s := d.Source; s != nil {
-		w.line(0, "Source:", render.SourceRef{Kind: s.Kind, Name: s.Name, Namespace: s.Namespace}.String())
-		if !s.Present {
-			w.line(1, "Present:", "No")
-		} else {
-			w.line(1, "URL:", orNone(s.URL))
-			w.line(1, "Revision:", orNone(s.Revision))
-			w.line(1, "Ready:", s.Ready)
-			w.line(1, "Message:", orNone(tenant.OneLine(s.Message)))
-		}
-	}
-
+	printKustomization(w, d.Kustomization, age)
+	printSource(w, d.Source)
 	section(w, 0, "Variables:", []string{"Name", "Value", "From"}, d.Variables, func(v DescribedVariable) []string {
 		return []string{v.Name, v.Value, v.From}
 	})
@@ -765,8 +732,61 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 			w.line(1, tenant.OneLine(x))
 		}
 	}
+	printConfinement(w, d.Confinement)
+	section(w, 0, "Events:", []string{"Type", "Reason", "Age", "From", "Message"}, d.Events, func(e DescribedEvent) []string {
+		interval := age(e.First)
+		if e.Count > 1 {
+			interval = fmt.Sprintf("%s (x%d over %s)", age(e.Last), e.Count, age(e.First))
+		}
+		return []string{e.Type, e.Reason, interval, e.From, e.Message}
+	})
+	return w.tw.Flush()
+}
 
-	c := d.Confinement
+// printKustomization writes the Kustomization section; ks is nil when the
+// tenant has none.
+func printKustomization(w *describeWriter, ks *DescribedKustomization, age func(metav1.Time) string) {
+	if ks == nil {
+		w.line(0, "Kustomization:", "<none>")
+		return
+	}
+	w.line(0, "Kustomization:", ks.Name)
+	w.line(1, "Suspended:", fmt.Sprint(ks.Suspended))
+	w.line(1, "Interval:", orNone(ks.Interval))
+	w.line(1, "Path:", orNone(ks.Path))
+	w.line(1, "Source:", ks.SourceRef)
+	w.line(1, "Service Account:", orNone(ks.ServiceAccountName))
+	w.line(1, "Last Applied Revision:", orNone(ks.LastAppliedRevision))
+	w.line(1, "Last Attempted Revision:", orNone(ks.LastAttemptedRevision))
+	inventory := fmt.Sprintf("%d entries", ks.Inventory)
+	if ks.Inventory == 1 {
+		inventory = "1 entry"
+	}
+	w.line(1, "Inventory:", inventory)
+	section(w, 1, "Conditions:", []string{"Type", "Status", "Reason", "Message", "Age"}, ks.Conditions, func(c DescribedCondition) []string {
+		return []string{c.Type, c.Status, c.Reason, c.Message, age(c.LastTransitionTime)}
+	})
+}
+
+// printSource writes the Source section, if the tenant has a
+// Kustomization to name one.
+func printSource(w *describeWriter, s *DescribedSource) {
+	if s == nil {
+		return
+	}
+	w.line(0, "Source:", render.SourceRef{Kind: s.Kind, Name: s.Name, Namespace: s.Namespace}.String())
+	if !s.Present {
+		w.line(1, "Present:", "No")
+		return
+	}
+	w.line(1, "URL:", orNone(s.URL))
+	w.line(1, "Revision:", orNone(s.Revision))
+	w.line(1, "Ready:", s.Ready)
+	w.line(1, "Message:", orNone(tenant.OneLine(s.Message)))
+}
+
+// printConfinement writes check's facts and verdicts on the tenant.
+func printConfinement(w *describeWriter, c DescribedConfinement) {
 	w.line(0, "Confinement:")
 	w.line(1, "Service Account:", orNone(c.ServiceAccount))
 	w.line(1, "Source Namespace:", orNone(c.SourceNamespace))
@@ -777,15 +797,6 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	section(w, 1, "Checks:", []string{"Scope", "Check", "Result", "Detail"}, c.Checks, func(r DescribedCheck) []string {
 		return []string{r.Scope, r.Check, r.Result, r.Detail}
 	})
-
-	section(w, 0, "Events:", []string{"Type", "Reason", "Age", "From", "Message"}, d.Events, func(e DescribedEvent) []string {
-		interval := age(e.First)
-		if e.Count > 1 {
-			interval = fmt.Sprintf("%s (x%d over %s)", age(e.Last), e.Count, age(e.First))
-		}
-		return []string{e.Type, e.Reason, interval, e.From, e.Message}
-	})
-	return w.tw.Flush()
 }
 
 // section writes label and a table of items, one row each, or "label:
