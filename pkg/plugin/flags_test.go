@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
 // TestPrintFlagsOnlyWhereTheyWork: kubectl's template and managed-fields
@@ -54,6 +56,20 @@ func TestPrintFlagsOnlyWhereTheyWork(t *testing.T) {
 	} {
 		if _, _, err := runTenant(t, args...); err == nil || !strings.Contains(err.Error(), "unknown flag") {
 			t.Errorf("%v: err = %v, want unknown flag", args, err)
+		}
+	}
+}
+
+// TestLockdownHelpNamesWhatItSets: bootstrap --help names every lockdown
+// flag kustomize-controller gets and the guardrail policy.
+func TestLockdownHelpNamesWhatItSets(t *testing.T) {
+	out, _, err := runTenant(t, "bootstrap", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range append(render.LockdownArgs("kustomize-controller"), render.GuardrailPolicyName) {
+		if !strings.Contains(out, want) {
+			t.Errorf("bootstrap --help does not name %s:\n%s", want, out)
 		}
 	}
 }
