@@ -85,7 +85,7 @@ nothing.`,
 	f.BoolVar(&b.Lockdown, "lockdown", false, lockdownUsage())
 	f.StringVar(&b.GitURL, "git-url", "", "URL of the git repository holding the per-tenant template (default: git remote get-url origin)")
 	f.StringVar(&b.Branch, "branch", b.Branch, "Branch of the git repository")
-	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Paths in the repository Flux leaves out of the artifact")
+	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Files of the repository (gitignore patterns) that Flux leaves out of the artifact tenants build from, such as scripts and documents that are not manifests")
 	f.DurationVar(&b.Interval, "interval", b.Interval, "How often Flux fetches the repository")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
