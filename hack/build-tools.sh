@@ -6,6 +6,10 @@
 #   the libraries they share compile once
 #   flux-manifests/<version>/*.yaml          (from the flux-operator module zip)
 #
+# Usage: hack/build-tools.sh [NAME...] builds only the outputs named, by the names
+# above; kubectl, which no cluster needs, is built only when named: from the same
+# k8s.io/kubernetes release as kube-apiserver, for machines without one (.ci/run).
+#
 # Each output is rebuilt only when its inputs change: a stamp file next to it records a
 # hash of the tools module's go.mod/go.sum, the package, the build flags and the Go
 # version, so a second run is instant. Cold builds take ~15 minutes on 2 cores.
@@ -83,15 +87,35 @@ flux_manifests() {
   echo "    flux-manifests: extracted $(ls "${dest}" | wc -l) files into ${dest#"${ROOT}"/} in $((SECONDS - start))s"
 }
 
-for cmd in go sha256sum unzip; do
+# build NAME builds one output.
+build() {
+  case "$1" in
+    kube-apiserver | kube-controller-manager | kubectl)
+      build_tool "$1" "${TOOLS}" "k8s.io/kubernetes/cmd/$1" "${KUBE_LDFLAGS}" ;;
+    etcd) build_tool etcd "${TOOLS}" go.etcd.io/etcd/server/v3 "${STRIP_LDFLAGS}" ;;
+    source-controller | kustomize-controller)
+      build_tool "$1" "${TOOLS}" "github.com/fluxcd/$1" "${STRIP_LDFLAGS}" ;;
+    flux-manifests) flux_manifests ;;
+  esac
+}
+
+cluster_outputs=(kube-apiserver kube-controller-manager etcd source-controller kustomize-controller flux-manifests)
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=("${cluster_outputs[@]}")
+for name in "${names[@]}"; do
+  [[ " ${cluster_outputs[*]} kubectl " == *" ${name} "* ]] || {
+    echo "ERROR: no output named '${name}': want any of ${cluster_outputs[*]} kubectl" >&2
+    exit 2
+  }
+done
+required=(go sha256sum)
+[[ " ${names[*]} " == *" flux-manifests "* ]] && required+=(unzip)
+for cmd in "${required[@]}"; do
   command -v "${cmd}" >/dev/null || { echo "ERROR: ${cmd} is required" >&2; exit 1; }
 done
 
 total_start=${SECONDS}
-build_tool kube-apiserver          "${TOOLS}" k8s.io/kubernetes/cmd/kube-apiserver          "${KUBE_LDFLAGS}"
-build_tool kube-controller-manager "${TOOLS}" k8s.io/kubernetes/cmd/kube-controller-manager "${KUBE_LDFLAGS}"
-build_tool etcd                    "${TOOLS}" go.etcd.io/etcd/server/v3                     "${STRIP_LDFLAGS}"
-build_tool source-controller       "${TOOLS}" github.com/fluxcd/source-controller            "${STRIP_LDFLAGS}"
-build_tool kustomize-controller    "${TOOLS}" github.com/fluxcd/kustomize-controller         "${STRIP_LDFLAGS}"
-flux_manifests
+for name in "${names[@]}"; do
+  build "${name}"
+done
 echo "==> tools ready in ${BIN#"${ROOT}"/} ($((SECONDS - total_start))s)"

@@ -19,7 +19,7 @@ import (
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
-const addExample = `  # Add tenant "sometenant" in namespace foo, as the demo's ctrl.py did
+const addExample = `  # Add tenant "sometenant" in namespace foo: its namespace, variables, RBAC and Kustomization
   kubectl tenant add --tenant-namespace foo --tenant-name sometenant
 
   # The same, positionally

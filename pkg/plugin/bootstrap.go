@@ -29,7 +29,7 @@ const bootstrapExample = `  # Install Flux and point the shared source at this c
   # On an air-gapped cluster, from a local copy of Flux's install manifests
   kubectl tenant bootstrap --manifests ./flux/v2.9.5 --git-url https://git.example.com/platform/tenants
 
-  # Confine tenants: kustomize-controller impersonates a ServiceAccount for every apply
+  # Confine tenants: Flux's lockdown flags and the guardrail policy (then add tenants with --confine)
   kubectl tenant bootstrap --lockdown
 
   # Print everything for git instead of applying
@@ -83,16 +83,24 @@ nothing.`,
 	f.StringSliceVar(&b.Components, "components", b.Components, "Flux controllers to install")
 	f.StringVar(&o.ManifestsDir, "manifests", "", "Directory of Flux install manifests to use instead of downloading them (air-gapped clusters)")
 	f.BoolVar(&b.NetworkPolicy, "network-policy", b.NetworkPolicy, "Install Flux's network policies")
-	f.BoolVar(&b.Lockdown, "lockdown", false, "Run kustomize-controller with --default-service-account=default and --no-remote-bases, so tenants are confined to their RBAC")
+	f.BoolVar(&b.Lockdown, "lockdown", false, lockdownUsage())
 	f.StringVar(&b.GitURL, "git-url", "", "URL of the git repository holding the per-tenant template (default: git remote get-url origin)")
 	f.StringVar(&b.Branch, "branch", b.Branch, "Branch of the git repository")
-	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Paths in the repository Flux leaves out of the artifact")
+	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Files of the repository (gitignore patterns) that Flux leaves out of the artifact tenants build from, such as scripts and documents that are not manifests")
 	f.DurationVar(&b.Interval, "interval", b.Interval, "How often Flux fetches the repository")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
 	return cmd
+}
+
+// lockdownUsage says what --lockdown does, from render's own flags and
+// policy name, so that the help cannot fall behind them.
+func lockdownUsage() string {
+	return fmt.Sprintf("Run kustomize-controller with Flux's lockdown flags %s (any other Flux controller installed with those it takes) "+
+		"and install the guardrail ValidatingAdmissionPolicy %s, so that tenants are confined to their RBAC; tenants must then be added with --confine",
+		strings.Join(render.LockdownArgs("kustomize-controller"), " "), render.GuardrailPolicyName)
 }
 
 // Complete fills in the git URL from the current checkout, as the demo

@@ -80,10 +80,9 @@ Without namespaces, --tenant-name or -l, every tenant is checked.`,
 	f := cmd.Flags()
 	f.StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many tenants are probed at once")
-	o.outputFlags.addFlags(cmd)
 	// A report is one object: the name and template printers have nothing
 	// to say about it that json or yaml would not.
-	f.Lookup("output").Usage = "Output format. One of: (json, yaml); the default is a table"
+	o.outputFlags.addReportFlags(cmd, "Output format. One of: (json, yaml); the default is a table")
 	return cmd
 }
 

@@ -223,8 +223,7 @@ for more than one tenant).`,
 	f := cmd.Flags()
 	f.StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
 	f.IntVar(&o.Events, "events", o.Events, "How many of the last events to show; 0 reads none")
-	o.outputFlags.addFlags(cmd)
-	f.Lookup("output").Usage = "Output format. One of: (json, yaml); the default is kubectl describe's text"
+	o.outputFlags.addReportFlags(cmd, "Output format. One of: (json, yaml); the default is kubectl describe's text")
 	return cmd
 }
 

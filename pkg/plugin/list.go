@@ -21,7 +21,7 @@ import (
 const listExample = `  # List tenants with the state of their Flux Kustomization
   kubectl tenant list
 
-  # More columns: Kustomization, revision, suspended, age
+  # More columns: Kustomization, revision, age
   kubectl tenant list -o wide
 
   # Only some tenants, as YAML
@@ -52,9 +52,9 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 		Use:     "list [NAMESPACE...]",
 		Aliases: []string{"ls", "get"},
 		Short:   "List tenants and whether Flux has reconciled them",
-		Long: `List tenant namespaces (those with the tenant label) with the namespace phase and
-the Ready condition of the tenant's Flux Kustomization, as "flux get ks" shows it.
-Without namespaces, --tenant-name or -l, every tenant is listed.`,
+		Long: `List tenant namespaces (those with the tenant label) with the namespace phase and,
+as "flux get ks" shows them, whether the tenant's Flux Kustomization is suspended and
+its Ready condition. Without namespaces, --tenant-name or -l, every tenant is listed.`,
 		Example: listExample,
 		RunE:    runCommand(o),
 	}
@@ -162,9 +162,13 @@ type kustomizationState struct {
 	ready, message, revision, suspended string
 }
 
-// state reads the Ready condition as `flux get ks` shows it.
+// kustomizationStateOf reads suspension and the Ready condition as `flux
+// get ks` shows them.
 func kustomizationStateOf(ks *tenant.KustomizationSummary) kustomizationState {
-	state := kustomizationState{ready: "Unknown", message: "waiting to be reconciled", revision: "-", suspended: fmt.Sprint(ks.Spec.Suspend)}
+	state := kustomizationState{ready: "Unknown", message: "waiting to be reconciled", revision: "-", suspended: "False"}
+	if ks.Spec.Suspend {
+		state.suspended = "True"
+	}
 	if r := ks.Status.LastAppliedRevision; r != "" {
 		state.revision = r
 	}
@@ -173,9 +177,11 @@ func kustomizationStateOf(ks *tenant.KustomizationSummary) kustomizationState {
 }
 
 func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {
-	header := []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}
+	// SUSPENDED before READY, as in `flux get ks`: a suspended tenant's
+	// Ready condition is the last one Flux wrote, however old.
+	header := []string{"NAMESPACE", "TENANT", "STATUS", "SUSPENDED", "READY", "MESSAGE"}
 	if o.output.wide() {
-		header = append(header, "KUSTOMIZATION", "REVISION", "SUSPENDED", "AGE")
+		header = append(header, "KUSTOMIZATION", "REVISION", "AGE")
 	}
 	now := time.Now()
 	cells := make([][]string, 0, len(rows))
@@ -187,9 +193,9 @@ func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizati
 		case !found:
 			state = kustomizationState{ready: "-", message: fmt.Sprintf("Kustomization %s not found", o.KustomizationName), revision: "-", suspended: "-"}
 		}
-		row := []string{r.namespace, r.tenant, r.phase, state.ready, state.message}
+		row := []string{r.namespace, r.tenant, r.phase, state.suspended, state.ready, state.message}
 		if o.output.wide() {
-			row = append(row, o.KustomizationName, state.revision, state.suspended, duration.HumanDuration(now.Sub(r.created)))
+			row = append(row, o.KustomizationName, state.revision, duration.HumanDuration(now.Sub(r.created)))
 		}
 		cells = append(cells, row)
 	}

@@ -1,15 +1,20 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-tenant/kubectl-tenant/internal/golden"
 )
 
 // TestEachKustomizationPagesAndSummarizes checks the request list makes
@@ -43,8 +48,8 @@ func TestEachKustomizationPagesAndSummarizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]kustomizationState{
-		"a": {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "true"},
-		"b": {ready: "Unknown", message: "waiting to be reconciled", revision: "-", suspended: "false"},
+		"a": {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "True"},
+		"b": {ready: "Unknown", message: "waiting to be reconciled", revision: "-", suspended: "False"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("states = %+v, want %+v", got, want)
@@ -69,5 +74,37 @@ func TestEachKustomizationWithoutFlux(t *testing.T) {
 	})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("err = %v, want NotFound", err)
+	}
+}
+
+// TestListTableShowsSuspended: a suspended tenant is visible in the
+// default table, in flux get ks's SUSPENDED column before READY, which
+// for a suspended Kustomization is only the last state Flux wrote.
+func TestListTableShowsSuspended(t *testing.T) {
+	created := time.Now().Add(-49 * time.Hour)
+	rows := []tenantRow{
+		{namespace: "foo", tenant: "sometenant", phase: "Active", created: created},
+		{namespace: "held", tenant: "heldtenant", phase: "Active", created: created},
+		{namespace: "new", tenant: "newtenant", phase: "Active", created: created},
+		{namespace: "gone", tenant: "gonetenant", phase: "Terminating", created: created},
+	}
+	states := map[string]kustomizationState{
+		"foo":  {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "False"},
+		"held": {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "True"},
+		"gone": {ready: "False", message: "deleting", revision: "-", suspended: "False"},
+	}
+	for format, file := range map[string]string{"": "list.txt", "wide": "list-wide.txt"} {
+		var out bytes.Buffer
+		flags := newTableOutputFlags()
+		flags.print.OutputFormat = &format
+		o := &ListOptions{outputFlags: flags, IOStreams: genericiooptions.IOStreams{Out: &out}, KustomizationName: "dummy"}
+		var err error
+		if o.output, err = flags.toOutput(tenant.DryRunNone); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.printTable(rows, states, true); err != nil {
+			t.Fatal(err)
+		}
+		golden.Assert(t, file, out.Bytes())
 	}
 }

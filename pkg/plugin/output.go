@@ -50,6 +50,17 @@ func (f *outputFlags) addFlags(cmd *cobra.Command) {
 	}
 }
 
+// addReportFlags is addFlags for a command that prints one report of its
+// own (a table or text, json or yaml): only -o, with usage, and a table's
+// --no-headers. kubectl's --template, --allow-missing-template-keys and
+// --show-managed-fields would do nothing there.
+func (f *outputFlags) addReportFlags(cmd *cobra.Command, usage string) {
+	cmd.Flags().StringVarP(f.print.OutputFormat, "output", "o", *f.print.OutputFormat, usage)
+	if f.table {
+		cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "Print the table without its header")
+	}
+}
+
 func (f *outputFlags) allowedFormats() []string {
 	formats := f.print.AllowedFormats()
 	if f.table {

@@ -401,10 +401,15 @@ func TestCompletionAndHelpNameThePlugin(t *testing.T) {
 	if !strings.Contains(out, "kubectl tenant add") {
 		t.Errorf("help does not say kubectl tenant add:\n%s", out)
 	}
-	// Every kubectl flag is there, so the plugin honours them.
-	for _, flag := range []string{"--kubeconfig", "--context", "--cluster", "--user", "--request-timeout", "--namespace", "--as"} {
+	// Every kubectl flag is there, so the plugin honours them: listed by
+	// options, as kubectl lists its own.
+	out, _, err = runTenant(t, "options")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--kubeconfig", "--context", "--cluster", "--user", "--request-timeout", "--namespace", "--as", "-v, --v"} {
 		if !strings.Contains(out, flag) {
-			t.Errorf("add --help lacks %s", flag)
+			t.Errorf("options lacks %s", flag)
 		}
 	}
 }

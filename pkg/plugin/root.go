@@ -52,6 +52,9 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 	cmd.SetErr(streams.ErrOut)
 	configFlags.AddFlags(cmd.PersistentFlags())
 	addVerbosityFlag(cmd)
+	// Every command parses the global options; its usage lists its own
+	// flags and points at `kubectl tenant options` for the rest.
+	cmd.SetUsageFunc(usage)
 
 	cmd.AddCommand(
 		NewCmdAdd(configFlags, streams),
@@ -66,6 +69,7 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 		NewCmdExport(configFlags, streams),
 		NewCmdBootstrap(configFlags, streams),
 		NewCmdVersion(streams, build),
+		NewCmdOptions(),
 	)
 	return cmd
 }

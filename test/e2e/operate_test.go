@@ -118,6 +118,10 @@ func dayTwoSuspendResume(e stepEnv) {
 	if !e.suspended("day-a") {
 		t.Fatal("suspend did not set spec.suspend")
 	}
+	// list's default table shows it, as flux get ks does.
+	if out := e.mustRun("list", "day-a", "day-b"); !tableHasRow(out, "day-a", "alpha", "Active", "True") || !tableHasRow(out, "day-b", "bravo", "Active", "False") {
+		t.Errorf("list does not show day-a suspended and day-b not:\n%s", out)
+	}
 	ks := e.mustGet(kustomizationGVR, "day-a", "dummy")
 	for _, mf := range ks.GetManagedFields() {
 		if mf.Manager == tenant.SuspendFieldManager && mf.FieldsV1 != nil && string(mf.FieldsV1.Raw) != `{"f:spec":{"f:suspend":{}}}` {

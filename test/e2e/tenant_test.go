@@ -154,7 +154,7 @@ func lifecycleList(e stepEnv) {
 	e.waitKustomization("foo", "dummy", "True")
 	out := e.mustRun("list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if fields := strings.Fields(lines[0]); !slices.Equal(fields, []string{"NAMESPACE", "TENANT", "STATUS", "READY", "MESSAGE"}) {
+	if fields := strings.Fields(lines[0]); !slices.Equal(fields, []string{"NAMESPACE", "TENANT", "STATUS", "SUSPENDED", "READY", "MESSAGE"}) {
 		t.Errorf("header = %v", fields)
 	}
 	rows := map[string][]string{}
@@ -162,7 +162,7 @@ func lifecycleList(e stepEnv) {
 		f := strings.Fields(l)
 		rows[f[0]] = f
 	}
-	if r := rows["foo"]; len(r) < 4 || r[1] != "sometenant" || r[2] != "Active" || r[3] != "True" {
+	if r := rows["foo"]; len(r) < 5 || r[1] != "sometenant" || r[2] != "Active" || r[3] != "False" || r[4] != "True" {
 		t.Errorf("row for foo = %v\n%s", r, out)
 	}
 	if _, ok := rows["legacy"]; !ok {
@@ -279,7 +279,7 @@ func lifecycleFluxReconciles(e stepEnv) {
 	}
 	out := e.mustRun("list")
 	for ns, name := range tenants {
-		if !tableHasRow(out, ns, name, "Active", "True") {
+		if !tableHasRow(out, ns, name, "Active", "False", "True") {
 			t.Errorf("list does not show %s/%s Ready:\n%s", ns, name, out)
 		}
 	}
@@ -326,7 +326,7 @@ func lifecycleGitOps(e stepEnv) {
 	e.assertLive(e.renderTenant("gitops", "gitopstenant"))
 	e.waitKustomization("gitops", "dummy", "True")
 	out := e.mustRun("list")
-	if !tableHasRow(out, "gitops", "gitopstenant", "Active", "True") {
+	if !tableHasRow(out, "gitops", "gitopstenant", "Active", "False", "True") {
 		t.Errorf("the GitOps tenant is not listed Ready:\n%s", out)
 	}
 }
