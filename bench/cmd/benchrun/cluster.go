@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,13 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kubectl-tenant/kubectl-tenant/bench/internal/tenantbench"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
-
-// requests parses client-go's -v=6 request log: kubectl 1.32 logs
-// `round_trippers.go:560] GET https://... 200 OK in 3 milliseconds`,
-// client-go 0.37 logs `"Response" verb="GET" url="https://..." status="200 OK"`.
-var requestLine = regexp.MustCompile(`"Response" verb="([A-Z]+)" url="([^"]+)"|\] ([A-Z]+) (https?://\S+) \d{3} `)
 
 type requestCount struct{ discovery, reads, writes, reviews int }
 
@@ -39,15 +34,13 @@ func (c requestCount) String() string {
 
 var discoveryPath = regexp.MustCompile(`^/(api|apis|api/v1|apis/[^/]+|apis/[^/]+/[^/]+|openapi/.*|version)$`)
 
+// countRequests sorts the requests of a -v=6 log (kubectl's or the
+// plugin's, see tenantbench.Requests) into discovery, reads, writes and
+// access reviews.
 func countRequests(log []byte) requestCount {
 	var c requestCount
-	for _, m := range requestLine.FindAllSubmatch(log, -1) {
-		verb, raw := string(m[1])+string(m[3]), string(m[2])+string(m[4])
-		u, err := url.Parse(raw)
-		path := raw
-		if err == nil {
-			path = u.Path
-		}
+	for _, r := range tenantbench.Requests(log) {
+		verb, path := r.Verb, r.URL.Path
 		switch {
 		case verb == "GET" && discoveryPath.MatchString(path):
 			c.discovery++
