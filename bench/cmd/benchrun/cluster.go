@@ -334,31 +334,46 @@ const (
 	checkKustomization = "check"
 )
 
-// checkAtScale adds cfg.bulk confined tenants with every guardrail, under
-// their own tenant label, and times `check --all` over them. It runs last,
-// so the rows before it measure the same cluster as before it existed; the
-// cluster then still holds the list benchmark's tenants, which check's
-// cluster-wide lists page past. The bench cluster is not locked down and
-// runs no Flux controllers, so some rows FAIL and check exits 1: that is
-// its result, not an error here.
-func (b *bench) checkAtScale() error {
+// addCheckTenants adds cfg.bulk confined tenants with every guardrail
+// (quota, limit range, network policy) under checkLabel and
+// checkKustomization, once: checkAtScale and describeAtScale read the same
+// tenants, and either may run alone (-only).
+func (b *bench) addCheckTenants() error {
+	if b.checkTenants > 0 {
+		return nil
+	}
 	n := b.cfg.bulk
 	file, err := b.tenantFile("chk", n)
 	if err != nil {
 		return err
 	}
-	tenantFlags := []string{"--tenant-label", checkLabel, "--kustomization-name", checkKustomization}
 	fill, _, err := b.exec(nil, nil, true, b.cfg.plugin, append([]string{"add", "-f", file, "--concurrency", "16", "-o", "name",
 		"--confine", "--git-url", "https://git.example.com/tenants.git", "--quota", "pods=20",
-		"--limit-range", "cpu=100m/500m", "--network-policy", "isolate"}, tenantFlags...)...)
+		"--limit-range", "cpu=100m/500m", "--network-policy", "isolate"}, checkSelection...)...)
 	if err != nil {
 		return err
 	}
-	if err := b.row(fmt.Sprintf("(fill) `add -f --confine` %d tenants with quota, limit range and network policy, 16 workers", n),
-		fmt.Sprintf("%s, %.0f tenants/s, %s", secs(fill.wall), float64(n)/fill.wall.Seconds(), mib(fill.rss)), "", "", "", "info"); err != nil {
+	b.checkTenants = n
+	return b.row(fmt.Sprintf("(fill) `add -f --confine` %d tenants with quota, limit range and network policy, 16 workers", n),
+		fmt.Sprintf("%s, %.0f tenants/s, %s", secs(fill.wall), float64(n)/fill.wall.Seconds(), mib(fill.rss)), "", "", "", "info")
+}
+
+// checkSelection selects the tenants of addCheckTenants, for every command
+// that reads them.
+var checkSelection = []string{"--tenant-label", checkLabel, "--kustomization-name", checkKustomization}
+
+// checkAtScale times `check --all` over the tenants of addCheckTenants. It
+// runs after the list and delete rows, so those measure the same cluster
+// as before it existed; the cluster then still holds the list benchmark's
+// tenants, which check's cluster-wide lists page past. The bench cluster
+// is not locked down and runs no Flux controllers, so some rows FAIL and
+// check exits 1: that is its result, not an error here.
+func (b *bench) checkAtScale() error {
+	if err := b.addCheckTenants(); err != nil {
 		return err
 	}
-	checkArgs := append([]string{"check", "--all"}, tenantFlags...)
+	n := b.checkTenants
+	checkArgs := append([]string{"check", "--all"}, checkSelection...)
 	runs := max(3, b.cfg.runs/10)
 	c, err := median(runs, func(int) (sample, error) {
 		s, _, err := b.execStatus(nil, nil, true, []int{1}, b.cfg.plugin, checkArgs...)
