@@ -2,8 +2,9 @@
 # Benchmarks of kubectl-tenant (see bench/README.md): builds what they need,
 # measures start-up, size and offline rendering on a quiet machine, starts a
 # local cluster (etcd, kube-apiserver, kube-controller-manager) and measures
-# add, bulk add, list, delete and check against it, runs the Go render benchmarks,
-# and prints one table. BENCH_SCALE=small for a quick run (about 3 minutes).
+# add, bulk add, list, delete, check, describe against check, diff and export
+# against it, runs the Go render benchmarks, and prints one table.
+# BENCH_SCALE=small for a quick run (about 3 minutes).
 #
 #   BENCH_SCALE=full|small   default full: 1000-tenant bulk adds, 10,000 tenants listed
 #   BENCH_OUT=FILE           also write the table there
@@ -111,7 +112,7 @@ export "$(cat "${WORK}/ready")"
 HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/${FLUX_VERSION}" \
   --git-url https://git.example.com/tenants.git >/dev/null
 
-echo "==> cluster: add, bulk add, list, delete, check ($(uptime))" >&2
+echo "==> cluster: add, bulk add, list, delete, check, describe, diff, export ($(uptime))" >&2
 mkdir -p "${WORK}/cluster"
 "${WORK}/benchrun" -phase cluster -work "${WORK}/cluster" -listprobe "${WORK}/listprobe" "${common[@]}"
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,13 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kubectl-tenant/kubectl-tenant/bench/internal/tenantbench"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
-
-// requests parses client-go's -v=6 request log: kubectl 1.32 logs
-// `round_trippers.go:560] GET https://... 200 OK in 3 milliseconds`,
-// client-go 0.37 logs `"Response" verb="GET" url="https://..." status="200 OK"`.
-var requestLine = regexp.MustCompile(`"Response" verb="([A-Z]+)" url="([^"]+)"|\] ([A-Z]+) (https?://\S+) \d{3} `)
 
 type requestCount struct{ discovery, reads, writes, reviews int }
 
@@ -39,15 +34,13 @@ func (c requestCount) String() string {
 
 var discoveryPath = regexp.MustCompile(`^/(api|apis|api/v1|apis/[^/]+|apis/[^/]+/[^/]+|openapi/.*|version)$`)
 
+// countRequests sorts the requests of a -v=6 log (kubectl's or the
+// plugin's, see tenantbench.Requests) into discovery, reads, writes and
+// access reviews.
 func countRequests(log []byte) requestCount {
 	var c requestCount
-	for _, m := range requestLine.FindAllSubmatch(log, -1) {
-		verb, raw := string(m[1])+string(m[3]), string(m[2])+string(m[4])
-		u, err := url.Parse(raw)
-		path := raw
-		if err == nil {
-			path = u.Path
-		}
+	for _, r := range tenantbench.Requests(log) {
+		verb, path := r.Verb, r.URL.Path
 		switch {
 		case verb == "GET" && discoveryPath.MatchString(path):
 			c.discovery++
@@ -341,31 +334,46 @@ const (
 	checkKustomization = "check"
 )
 
-// checkAtScale adds cfg.bulk confined tenants with every guardrail, under
-// their own tenant label, and times `check --all` over them. It runs last,
-// so the rows before it measure the same cluster as before it existed; the
-// cluster then still holds the list benchmark's tenants, which check's
-// cluster-wide lists page past. The bench cluster is not locked down and
-// runs no Flux controllers, so some rows FAIL and check exits 1: that is
-// its result, not an error here.
-func (b *bench) checkAtScale() error {
+// addCheckTenants adds cfg.bulk confined tenants with every guardrail
+// (quota, limit range, network policy) under checkLabel and
+// checkKustomization, once: checkAtScale and describeAtScale read the same
+// tenants, and either may run alone (-only).
+func (b *bench) addCheckTenants() error {
+	if b.checkTenants > 0 {
+		return nil
+	}
 	n := b.cfg.bulk
 	file, err := b.tenantFile("chk", n)
 	if err != nil {
 		return err
 	}
-	tenantFlags := []string{"--tenant-label", checkLabel, "--kustomization-name", checkKustomization}
 	fill, _, err := b.exec(nil, nil, true, b.cfg.plugin, append([]string{"add", "-f", file, "--concurrency", "16", "-o", "name",
 		"--confine", "--git-url", "https://git.example.com/tenants.git", "--quota", "pods=20",
-		"--limit-range", "cpu=100m/500m", "--network-policy", "isolate"}, tenantFlags...)...)
+		"--limit-range", "cpu=100m/500m", "--network-policy", "isolate"}, checkSelection...)...)
 	if err != nil {
 		return err
 	}
-	if err := b.row(fmt.Sprintf("(fill) `add -f --confine` %d tenants with quota, limit range and network policy, 16 workers", n),
-		fmt.Sprintf("%s, %.0f tenants/s, %s", secs(fill.wall), float64(n)/fill.wall.Seconds(), mib(fill.rss)), "", "", "", "info"); err != nil {
+	b.checkTenants = n
+	return b.row(fmt.Sprintf("(fill) `add -f --confine` %d tenants with quota, limit range and network policy, 16 workers", n),
+		fmt.Sprintf("%s, %.0f tenants/s, %s", secs(fill.wall), float64(n)/fill.wall.Seconds(), mib(fill.rss)), "", "", "", "info")
+}
+
+// checkSelection selects the tenants of addCheckTenants, for every command
+// that reads them.
+var checkSelection = []string{"--tenant-label", checkLabel, "--kustomization-name", checkKustomization}
+
+// checkAtScale times `check --all` over the tenants of addCheckTenants. It
+// runs after the list and delete rows, so those measure the same cluster
+// as before it existed; the cluster then still holds the list benchmark's
+// tenants, which check's cluster-wide lists page past. The bench cluster
+// is not locked down and runs no Flux controllers, so some rows FAIL and
+// check exits 1: that is its result, not an error here.
+func (b *bench) checkAtScale() error {
+	if err := b.addCheckTenants(); err != nil {
 		return err
 	}
-	checkArgs := append([]string{"check", "--all"}, tenantFlags...)
+	n := b.checkTenants
+	checkArgs := append([]string{"check", "--all"}, checkSelection...)
 	runs := max(3, b.cfg.runs/10)
 	c, err := median(runs, func(int) (sample, error) {
 		s, _, err := b.execStatus(nil, nil, true, []int{1}, b.cfg.plugin, checkArgs...)

@@ -31,6 +31,8 @@ type bench struct {
 	client     dynamic.Interface
 	home       string // HOME for every command: kubectl's discovery cache lives here
 	added      int    // tenants in the cluster
+	// checkTenants is how many tenants addCheckTenants added (0: not yet).
+	checkTenants int
 }
 
 func main() {
@@ -107,9 +109,10 @@ func run(cfg config, phase, only string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale"}
+		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale", "describeAtScale"}
 		steps = map[string]func() error{"addLive": b.addLive, "bulkAdd": b.bulkAdd, "listAtScale": b.listAtScale,
-			"deleteMany": b.deleteMany, "checkAtScale": b.checkAtScale, "diffExportAtScale": b.diffExportAtScale}
+			"deleteMany": b.deleteMany, "checkAtScale": b.checkAtScale, "describeAtScale": b.describeAtScale,
+			"diffExportAtScale": b.diffExportAtScale}
 	}
 	if only != "" {
 		order = strings.Split(only, ",")

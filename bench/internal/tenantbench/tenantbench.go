@@ -50,16 +50,8 @@ func Start(plugin string, opts localcluster.Options) (*Env, error) {
 // stdout. An exit code in ok is a result, not a failure (check exits 1
 // when a row FAILs).
 func (e *Env) Run(ok []int, args ...string) (time.Duration, []byte, error) {
-	cmd := exec.Command(e.plugin, append(args, "--kubeconfig", e.Cluster.Kubeconfig())...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if err != nil && !slices.Contains(ok, cmd.ProcessState.ExitCode()) {
-		return 0, nil, fmt.Errorf("kubectl-tenant %s: %v: %s", strings.Join(args, " "), err, errOut.String())
-	}
-	return took, out.Bytes(), nil
+	s, out, _, err := e.MeasureOutput(ok, args...)
+	return s.Wall, out, err
 }
 
 // Bootstrap installs Flux from the local bundle, its source pointing at
@@ -94,24 +86,34 @@ type Sample struct {
 
 // Measure runs the plugin as Run does and samples the CPU time around it.
 func (e *Env) Measure(args ...string) (Sample, error) {
+	s, _, _, err := e.MeasureOutput(nil, args...)
+	return s, err
+}
+
+// MeasureOutput is Measure that keeps the plugin's stdout and stderr (a
+// -v=6 request log goes to stderr), and takes the exit codes in ok as
+// results, as Run does.
+func (e *Env) MeasureOutput(ok []int, args ...string) (Sample, []byte, []byte, error) {
 	before, err := e.clusterCPU()
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, nil, nil, err
 	}
 	cmd := exec.Command(e.plugin, append(args, "--kubeconfig", e.Cluster.Kubeconfig())...)
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return Sample{}, fmt.Errorf("kubectl-tenant %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	err = cmd.Run()
+	s := Sample{Wall: time.Since(start)}
+	if err != nil && (cmd.ProcessState == nil || !slices.Contains(ok, cmd.ProcessState.ExitCode())) {
+		return Sample{}, nil, nil, fmt.Errorf("kubectl-tenant %s: %v: %s", strings.Join(args, " "), err, errOut.String())
 	}
-	s := Sample{Wall: time.Since(start), PluginCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	s.PluginCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	after, err := e.clusterCPU()
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, nil, nil, err
 	}
 	s.ClusterCPU = after - before
-	return s, nil
+	return s, out.Bytes(), errOut.Bytes(), nil
 }
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
