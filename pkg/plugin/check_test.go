@@ -255,3 +255,56 @@ func TestCheckCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAndDescribeAgree: describe shows, for each tenant, the rows
+// check prints before its probes (which describe does not make), and the
+// cluster's rows, read from the same cluster.
+func TestCheckAndDescribeAgree(t *testing.T) {
+	kubeconfig, _ := fakeCheckServer(t)
+	out, _, err := runTenant(t, "check", "-o", "json", "--kubeconfig", kubeconfig)
+	if !IsCheckFailed(err) {
+		t.Fatalf("check: %v", err)
+	}
+	var report struct {
+		Cluster []map[string]string
+		Tenants []struct {
+			Namespace string
+			Checks    []map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatal(err)
+	}
+	probes := []string{"no-cluster-role-bindings", "no-writes-elsewhere", "quota-protected", "tenant-vars-protected"}
+	want := map[string][]string{}
+	for _, tenant := range report.Tenants {
+		for _, row := range tenant.Checks {
+			if !slices.Contains(probes, row["check"]) {
+				want[tenant.Namespace] = append(want[tenant.Namespace], tenant.Namespace+" "+row["check"]+" "+row["result"]+" "+row["detail"])
+			}
+		}
+		for _, row := range report.Cluster {
+			want[tenant.Namespace] = append(want[tenant.Namespace], "cluster "+row["check"]+" "+row["result"]+" "+row["detail"])
+		}
+	}
+	out, _, err = runTenant(t, "describe", "--all", "-o", "json", "--events", "0", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	var list struct{ Items []TenantDescription }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != len(want) || len(want) != 2 {
+		t.Fatalf("describe described %d tenants, check checked %d; want 2 each", len(list.Items), len(want))
+	}
+	for _, d := range list.Items {
+		var got []string
+		for _, c := range d.Confinement.Checks {
+			got = append(got, c.Scope+" "+c.Check+" "+c.Result+" "+c.Detail)
+		}
+		if !slices.Equal(got, want[d.Namespace]) {
+			t.Errorf("%s: describe's checks\n%s\nwant check's\n%s", d.Namespace, strings.Join(got, "\n"), strings.Join(want[d.Namespace], "\n"))
+		}
+	}
+}
