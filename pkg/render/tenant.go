@@ -110,17 +110,11 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 		return nil, err
 	}
 	ns := o.Namespace
-	// flux create tenant labels the namespace, service account and role
-	// binding alike; the tenant-name label goes on the namespace only, which
-	// is what list and delete select on.
-	fluxLabels := func() map[string]string { return map[string]string{FluxTenantLabelKey: ns} }
-
 	data := make(map[string]string, len(o.Vars)+1)
 	for k, v := range o.Vars {
 		data[k] = v
 	}
 	data[PerTenantSubstVar] = fmt.Sprintf("This tenant name is %q", o.Name)
-
 	t := &Tenant{
 		Namespace: &corev1.Namespace{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -140,58 +134,87 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 		},
 		ServiceAccount: &corev1.ServiceAccount{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns, Labels: fluxLabels()},
+			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns, Labels: fluxTenantLabels(ns)},
 		},
-		RoleBinding: &rbacv1.RoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
-			ObjectMeta: metav1.ObjectMeta{Name: ReconcilerBindingName(ns), Namespace: ns, Labels: fluxLabels()},
-			RoleRef: rbacv1.RoleRef{
-				APIGroup: rbacv1.GroupName,
-				Kind:     "ClusterRole",
-				Name:     o.ClusterRole,
-			},
-			Subjects: []rbacv1.Subject{
-				{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ReconcilerUser(ns)},
-				{Kind: rbacv1.ServiceAccountKind, Name: ns, Namespace: ns},
-			},
-		},
-		Kustomization: &kustomizev1.Kustomization{
-			TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-			ObjectMeta: metav1.ObjectMeta{Name: o.KustomizationName, Namespace: ns},
-			Spec: kustomizev1.KustomizationSpec{
-				Interval: metav1.Duration{Duration: o.Interval},
-				Path:     o.Path,
-				Prune:    true,
-				SourceRef: kustomizev1.CrossNamespaceSourceReference{
-					Kind:      o.Source.Kind,
-					Name:      o.Source.Name,
-					Namespace: o.Source.Namespace,
-				},
-				TargetNamespace: ns,
-				PostBuild: &kustomizev1.PostBuild{
-					Substitute: map[string]string{SubstLiteralVar: o.Name},
-					SubstituteFrom: []kustomizev1.SubstituteReference{
-						{Kind: "ConfigMap", Name: TenantVarsConfigMapName},
-					},
-				},
-			},
-		},
+		RoleBinding:   reconcilerBinding(ns, o.ClusterRole),
+		Kustomization: tenantKustomization(o),
 	}
-	if c := o.Confinement; c != nil {
-		if c.Source.Spec == nil {
-			return nil, fmt.Errorf("the confined tenant %s has no source spec: give --git-url, or copy the shared source from the cluster", ns)
-		}
-		t.Confined = renderConfinement(c, ns)
-		t.Kustomization.Spec.ServiceAccountName = t.ServiceAccount.Name
-		t.Kustomization.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: c.Source.Kind, Name: c.Source.Name}
-		for _, meta := range []*metav1.ObjectMeta{&t.Namespace.ObjectMeta, &t.ConfigMap.ObjectMeta, &t.ServiceAccount.ObjectMeta, &t.RoleBinding.ObjectMeta, &t.Kustomization.ObjectMeta} {
-			if meta.Labels == nil {
-				meta.Labels = map[string]string{}
-			}
-			meta.Labels[ManagedByLabelKey] = ManagedByValue
+	if o.Confinement != nil {
+		if err := t.confine(o.Confinement, ns); err != nil {
+			return nil, err
 		}
 	}
 	return t, nil
+}
+
+// fluxTenantLabels are the labels `flux create tenant` puts on the
+// namespace, service account and role binding alike; the tenant-name label
+// goes on the namespace only, which is what list and delete select on.
+func fluxTenantLabels(ns string) map[string]string {
+	return map[string]string{FluxTenantLabelKey: ns}
+}
+
+// reconcilerBinding binds role to the tenant's reconciler in ns, as `flux
+// create tenant` does.
+func reconcilerBinding(ns, role string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: ReconcilerBindingName(ns), Namespace: ns, Labels: fluxTenantLabels(ns)},
+		RoleRef: rbacv1.RoleRef{
+			APIGroup: rbacv1.GroupName,
+			Kind:     "ClusterRole",
+			Name:     role,
+		},
+		Subjects: []rbacv1.Subject{
+			{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ReconcilerUser(ns)},
+			{Kind: rbacv1.ServiceAccountKind, Name: ns, Namespace: ns},
+		},
+	}
+}
+
+// tenantKustomization deploys the per-tenant template into the tenant's
+// namespace, with its variables substituted.
+func tenantKustomization(o TenantOptions) *kustomizev1.Kustomization {
+	return &kustomizev1.Kustomization{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{Name: o.KustomizationName, Namespace: o.Namespace},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval: metav1.Duration{Duration: o.Interval},
+			Path:     o.Path,
+			Prune:    true,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{
+				Kind:      o.Source.Kind,
+				Name:      o.Source.Name,
+				Namespace: o.Source.Namespace,
+			},
+			TargetNamespace: o.Namespace,
+			PostBuild: &kustomizev1.PostBuild{
+				Substitute: map[string]string{SubstLiteralVar: o.Name},
+				SubstituteFrom: []kustomizev1.SubstituteReference{
+					{Kind: "ConfigMap", Name: TenantVarsConfigMapName},
+				},
+			},
+		},
+	}
+}
+
+// confine locks the tenant in: its own source and guardrails, the
+// Kustomization applying as its ServiceAccount from that source, and every
+// object labelled as the plugin's, for the guardrail policy.
+func (t *Tenant) confine(c *Confinement, ns string) error {
+	if c.Source.Spec == nil {
+		return fmt.Errorf("the confined tenant %s has no source spec: give --git-url, or copy the shared source from the cluster", ns)
+	}
+	t.Confined = renderConfinement(c, ns)
+	t.Kustomization.Spec.ServiceAccountName = t.ServiceAccount.Name
+	t.Kustomization.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: c.Source.Kind, Name: c.Source.Name}
+	for _, meta := range []*metav1.ObjectMeta{&t.Namespace.ObjectMeta, &t.ConfigMap.ObjectMeta, &t.ServiceAccount.ObjectMeta, &t.RoleBinding.ObjectMeta, &t.Kustomization.ObjectMeta} {
+		if meta.Labels == nil {
+			meta.Labels = map[string]string{}
+		}
+		meta.Labels[ManagedByLabelKey] = ManagedByValue
+	}
+	return nil
 }
 
 // Unstructured returns the tenant's objects in apply order, cleaned for
@@ -205,60 +228,12 @@ func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
 	if t.Namespace == nil || t.ConfigMap == nil || t.ServiceAccount == nil || t.RoleBinding == nil || t.Kustomization == nil {
 		return nil, fmt.Errorf("tenant is incomplete: render it with RenderTenant")
 	}
-	ks := t.Kustomization
-	spec := map[string]any{
-		// metav1.Duration prints 5m as "5m0s"; people, the demo and flux's
-		// docs write "5m", and the printed YAML is meant to be committed.
-		"interval": ShortDuration(ks.Spec.Interval.Duration),
-		"prune":    ks.Spec.Prune,
-		"sourceRef": withoutEmpty(map[string]any{
-			"kind":      ks.Spec.SourceRef.Kind,
-			"name":      ks.Spec.SourceRef.Name,
-			"namespace": ks.Spec.SourceRef.Namespace,
-		}),
-	}
-	setIfNotEmpty(spec, "path", ks.Spec.Path)
-	setIfNotEmpty(spec, "targetNamespace", ks.Spec.TargetNamespace)
-	setIfNotEmpty(spec, "serviceAccountName", ks.Spec.ServiceAccountName)
-	if pb := ks.Spec.PostBuild; pb != nil {
-		postBuild := map[string]any{}
-		if len(pb.Substitute) > 0 {
-			postBuild["substitute"] = stringMap(pb.Substitute)
-		}
-		if len(pb.SubstituteFrom) > 0 {
-			from := make([]any, 0, len(pb.SubstituteFrom))
-			for _, ref := range pb.SubstituteFrom {
-				m := map[string]any{"kind": ref.Kind, "name": ref.Name}
-				if ref.Optional {
-					m["optional"] = true
-				}
-				from = append(from, m)
-			}
-			postBuild["substituteFrom"] = from
-		}
-		spec["postBuild"] = postBuild
-	}
-
-	rb := t.RoleBinding
-	subjects := make([]any, 0, len(rb.Subjects))
-	for _, s := range rb.Subjects {
-		subjects = append(subjects, withoutEmpty(map[string]any{
-			"apiGroup":  s.APIGroup,
-			"kind":      s.Kind,
-			"name":      s.Name,
-			"namespace": s.Namespace,
-		}))
-	}
-
 	configMap := object(t.ConfigMap.TypeMeta, t.ConfigMap.ObjectMeta)
 	if len(t.ConfigMap.Data) > 0 {
 		configMap["data"] = stringMap(t.ConfigMap.Data)
 	}
-	roleBinding := object(rb.TypeMeta, rb.ObjectMeta)
-	roleBinding["roleRef"] = map[string]any{"apiGroup": rb.RoleRef.APIGroup, "kind": rb.RoleRef.Kind, "name": rb.RoleRef.Name}
-	roleBinding["subjects"] = subjects
-	kustomization := object(ks.TypeMeta, ks.ObjectMeta)
-	kustomization["spec"] = spec
+	roleBinding := roleBindingMap(t.RoleBinding)
+	kustomization := kustomizationMap(t.Kustomization)
 
 	// The Secret before the source that reads it, the guardrails before
 	// the Kustomization that deploys workloads under them.
@@ -294,6 +269,63 @@ func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
 		objs = append(objs, c.Source.DeepCopy())
 	}
 	return append(objs, &unstructured.Unstructured{Object: kustomization}), nil
+}
+
+// kustomizationMap is the Kustomization as apply sends it and git holds
+// it: only the fields render sets.
+func kustomizationMap(ks *kustomizev1.Kustomization) map[string]any {
+	spec := map[string]any{
+		// metav1.Duration prints 5m as "5m0s"; people, the demo and flux's
+		// docs write "5m", and the printed YAML is meant to be committed.
+		"interval": ShortDuration(ks.Spec.Interval.Duration),
+		"prune":    ks.Spec.Prune,
+		"sourceRef": withoutEmpty(map[string]any{
+			"kind":      ks.Spec.SourceRef.Kind,
+			"name":      ks.Spec.SourceRef.Name,
+			"namespace": ks.Spec.SourceRef.Namespace,
+		}),
+	}
+	setIfNotEmpty(spec, "path", ks.Spec.Path)
+	setIfNotEmpty(spec, "targetNamespace", ks.Spec.TargetNamespace)
+	setIfNotEmpty(spec, "serviceAccountName", ks.Spec.ServiceAccountName)
+	if pb := ks.Spec.PostBuild; pb != nil {
+		postBuild := map[string]any{}
+		if len(pb.Substitute) > 0 {
+			postBuild["substitute"] = stringMap(pb.Substitute)
+		}
+		if len(pb.SubstituteFrom) > 0 {
+			from := make([]any, 0, len(pb.SubstituteFrom))
+			for _, ref := range pb.SubstituteFrom {
+				m := map[string]any{"kind": ref.Kind, "name": ref.Name}
+				if ref.Optional {
+					m["optional"] = true
+				}
+				from = append(from, m)
+			}
+			postBuild["substituteFrom"] = from
+		}
+		spec["postBuild"] = postBuild
+	}
+	kustomization := object(ks.TypeMeta, ks.ObjectMeta)
+	kustomization["spec"] = spec
+	return kustomization
+}
+
+// roleBindingMap is the RoleBinding as apply sends it.
+func roleBindingMap(rb *rbacv1.RoleBinding) map[string]any {
+	subjects := make([]any, 0, len(rb.Subjects))
+	for _, s := range rb.Subjects {
+		subjects = append(subjects, withoutEmpty(map[string]any{
+			"apiGroup":  s.APIGroup,
+			"kind":      s.Kind,
+			"name":      s.Name,
+			"namespace": s.Namespace,
+		}))
+	}
+	roleBinding := object(rb.TypeMeta, rb.ObjectMeta)
+	roleBinding["roleRef"] = map[string]any{"apiGroup": rb.RoleRef.APIGroup, "kind": rb.RoleRef.Kind, "name": rb.RoleRef.Name}
+	roleBinding["subjects"] = subjects
+	return roleBinding
 }
 
 // appendConverted appends typed objects converted for apply. Only a
