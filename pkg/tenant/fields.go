@@ -18,7 +18,7 @@ type FieldPath []string
 
 func (p FieldPath) String() string { return strings.Join(p, ".") }
 
-// leafPaths lists the leaf fields of an object: values that are not maps,
+// LeafPaths lists the leaf fields of an object: values that are not maps,
 // and empty maps. The identity (apiVersion, kind, metadata.name and
 // metadata.namespace) and what the server owns (status, the rest of
 // metadata) are left out: they are not settings.
@@ -65,7 +65,7 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// valueAt returns the value at path, and whether it is there.
+// ValueAt returns the value at path, and whether it is there.
 func ValueAt(obj map[string]any, path FieldPath) (any, bool) {
 	var cur any = obj
 	for _, k := range path {
@@ -80,7 +80,7 @@ func ValueAt(obj map[string]any, path FieldPath) (any, bool) {
 	return cur, true
 }
 
-// setAt sets the value at path, making the maps on the way.
+// SetAt sets the value at path, making the maps on the way.
 func SetAt(obj map[string]any, path FieldPath, value any) {
 	m := obj
 	for _, k := range path[:len(path)-1] {
@@ -110,7 +110,7 @@ func deleteAt(obj map[string]any, path FieldPath) {
 	}
 }
 
-// project copies the fields at paths out of obj, keeping its identity,
+// Project copies the fields at paths out of obj, keeping its identity,
 // so that two projections of one object on the same paths compare field
 // for field.
 func Project(obj map[string]any, paths []FieldPath) map[string]any {
@@ -142,7 +142,7 @@ type FieldOwner struct {
 	fields    map[string]any
 }
 
-// fieldOwners parses obj's managedFields. Entries of subresources (status)
+// FieldOwners parses obj's managedFields. Entries of subresources (status)
 // are left out: no setting lives there.
 func FieldOwners(obj *unstructured.Unstructured) []FieldOwner {
 	var out []FieldOwner
@@ -159,7 +159,7 @@ func FieldOwners(obj *unstructured.Unstructured) []FieldOwner {
 	return out
 }
 
-// owns reports whether the entry owns the field at path or a part of it.
+// Owns reports whether the entry owns the field at path or a part of it.
 func (o FieldOwner) Owns(path FieldPath) bool {
 	node := o.fields
 	for _, k := range path {
@@ -172,7 +172,7 @@ func (o FieldOwner) Owns(path FieldPath) bool {
 	return true
 }
 
-// leaves lists the fields the entry owns, as paths: a list, or a map the
+// Leaves lists the fields the entry owns, as paths: a list, or a map the
 // entry owns whole, is one leaf.
 func (o FieldOwner) Leaves() []FieldPath {
 	var out []FieldPath
@@ -238,14 +238,14 @@ func handEditor(owners []FieldOwner, path FieldPath) (FieldOwner, bool) {
 	return FieldOwner{}, false
 }
 
-// hasDeclarer reports whether a declarer applied the object at all; an
+// HasDeclarer reports whether a declarer applied the object at all; an
 // object no declarer wrote (made by the demo's recipe, or by hand) has no
 // declared state to hold it to.
 func HasDeclarer(owners []FieldOwner) bool {
 	return slices.ContainsFunc(owners, isDeclarer)
 }
 
-// isFluxBookkeeping reports whether the field is one of the labels
+// IsFluxBookkeeping reports whether the field is one of the labels
 // kustomize-controller puts on what it applies to know its own objects:
 // they say which Kustomization applied a tenant from git, not how the
 // tenant is set.
@@ -254,7 +254,7 @@ func IsFluxBookkeeping(p FieldPath) bool {
 		strings.HasPrefix(p[2], "kustomize.toolkit.fluxcd.io/")
 }
 
-// equalJSON compares two values as JSON: the live object's numbers are
+// EqualJSON compares two values as JSON: the live object's numbers are
 // int64 and a render's may be other types.
 func EqualJSON(a, b any) bool {
 	ja, errA := json.Marshal(a)
@@ -270,7 +270,7 @@ func CompactJSON(v any) string {
 	return string(b)
 }
 
-// equalDefaulted compares a live value with a rendered one, allowing the
+// EqualDefaulted compares a live value with a rendered one, allowing the
 // live one fields the render leaves out when they hold their zero value:
 // the API server writes a CRD's defaults (a Kustomization's
 // substituteFrom[].optional: false) into lists the render sets whole.

@@ -10,7 +10,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 )
 
-// requireFlux refuses, in one line, a cluster without Flux's Kustomization
+// RequireFlux refuses, in one line, a cluster without Flux's Kustomization
 // API, before anything is written for a tenant Flux would never deploy.
 func RequireFlux(c *Clients) error {
 	served, err := groupVersionServed(c.Discovery, kustomizev1.GroupVersion, "kustomizations")

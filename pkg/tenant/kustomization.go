@@ -34,7 +34,7 @@ type KustomizationSummary struct {
 	} `json:"status"`
 }
 
-// eachKustomization pages through the Kustomizations named name in
+// EachKustomization pages through the Kustomizations named name in
 // namespace, or in all namespaces when it is "". A 404 means Flux is not
 // installed.
 func EachKustomization(ctx context.Context, config *rest.Config, namespace, name string, chunkSize int64, visit func(*KustomizationSummary)) error {
@@ -45,13 +45,13 @@ func EachKustomization(ctx context.Context, config *rest.Config, namespace, name
 	return EachItem(ctx, client, ResourcePath(KustomizationGVR, namespace), KustomizationsNamed(name, chunkSize), "Kustomizations", visit)
 }
 
-// kustomizationsNamed lists, in chunks, the Kustomizations named name:
+// KustomizationsNamed lists, in chunks, the Kustomizations named name:
 // every tenant's has the same name, so one field selector finds them all.
 func KustomizationsNamed(name string, chunkSize int64) metav1.ListOptions {
 	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), Limit: chunkSize}
 }
 
-// rawClient is a REST client with the dynamic client's config (JSON, and
+// RawClient is a REST client with the dynamic client's config (JSON, and
 // errors decoded as Status), for EachItem.
 func RawClient(config *rest.Config) (rest.Interface, error) {
 	return rest.UnversionedRESTClientFor(dynamic.ConfigFor(config))

@@ -79,6 +79,14 @@ func (o *Objects) All() []*unstructured.Unstructured {
 	return append(out, found...)
 }
 
+// namespace is the tenant's namespace, "" for a tenant not on the cluster.
+func (o *Objects) namespace() string {
+	if o.Namespace == nil {
+		return ""
+	}
+	return o.Namespace.GetName()
+}
+
 // The objects commands ask about by name.
 
 func (o *Objects) ConfigMap() *unstructured.Unstructured {
@@ -86,11 +94,11 @@ func (o *Objects) ConfigMap() *unstructured.Unstructured {
 }
 
 func (o *Objects) ServiceAccount() *unstructured.Unstructured {
-	return o.Get("ServiceAccount", o.Namespace.GetName())
+	return o.Get("ServiceAccount", o.namespace())
 }
 
 func (o *Objects) RoleBinding() *unstructured.Unstructured {
-	return o.Get("RoleBinding", render.ReconcilerBindingName(o.Namespace.GetName()))
+	return o.Get("RoleBinding", render.ReconcilerBindingName(o.namespace()))
 }
 
 func (o *Objects) Quota() *unstructured.Unstructured {
@@ -215,7 +223,7 @@ func kindLists() []kindList {
 // one of its Others, and the rest of an unfiltered list is not the
 // tenant's.
 func (o *Objects) place(l kindList, obj *unstructured.Unstructured) {
-	ns := o.Namespace.GetName()
+	ns := o.namespace()
 	// A list's items carry the list's kind only when the server set it.
 	obj.SetGroupVersionKind(l.members[0].gvk)
 	for _, c := range l.members {

@@ -15,7 +15,7 @@ import (
 // kubectl's --chunk-size.
 const DefaultChunkSize = 500
 
-// eachPage is the plugin's one pager: it lists in chunks of opts.Limit,
+// EachPage is the plugin's one pager: it lists in chunks of opts.Limit,
 // following the server's continue tokens, so that ten thousand tenants
 // never arrive, or stay, in one piece. list fetches and visits one page
 // and returns its continue token.
@@ -32,7 +32,7 @@ func EachPage(ctx context.Context, opts metav1.ListOptions, list func(context.Co
 	}
 }
 
-// eachNamespace pages through namespaces reading only their metadata, as
+// EachNamespace pages through namespaces reading only their metadata, as
 // protobuf: labels and the deletion time are all most commands need.
 func (c *Clients) EachNamespace(ctx context.Context, opts metav1.ListOptions, visit func(*metav1.PartialObjectMetadata)) error {
 	return EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
@@ -47,7 +47,7 @@ func (c *Clients) EachNamespace(ctx context.Context, opts metav1.ListOptions, vi
 	})
 }
 
-// resourcePath is the list path of gvr, in namespace or in all of them.
+// ResourcePath is the list path of gvr, in namespace or in all of them.
 func ResourcePath(gvr schema.GroupVersionResource, namespace string) string {
 	prefix := "/apis/" + gvr.Group + "/" + gvr.Version
 	if gvr.Group == "" {
