@@ -8,10 +8,10 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/fixtures"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
@@ -19,7 +19,7 @@ import (
 // managedFields included, from a fixture that test/e2e's
 // TestManagedFieldsFixtures captured (see the files' header):
 //
-//   - <namespace>-applied.yaml: one of mixedTenants, server-side applied
+//   - <namespace>-applied.yaml: one of fixtures.MixedTenants, server-side applied
 //     by kubectl-tenant as add applies it;
 //   - bar-hand-edited.yaml: bar, then changed by kubectl edit, kubectl
 //     patch and kustomize-controller;
@@ -61,35 +61,11 @@ func capturedTenant(t *testing.T, name string) *Tenant {
 	return lt
 }
 
-// mixedTenants are the tenants of the captured fixtures: test/e2e's
-// fixtureTenants applies the same three, and TestReadBackRendersTheSameBytes
-// fails if the two lists part.
-func mixedTenants() []render.TenantOptions {
-	plain := render.DefaultTenantOptions()
-	plain.Namespace, plain.Name = "foo", "sometenant"
-
-	flags := render.DefaultTenantOptions()
-	flags.Namespace, flags.Name = "bar", "other"
-	flags.Vars = map[string]string{"TIER": "gold", "REGION": "eu-west-1"}
-	flags.ClusterRole, flags.KustomizationName, flags.Path, flags.Interval = "edit", "tenant", "./other", 2*time.Minute
-
-	confined := render.DefaultTenantOptions()
-	confined.Namespace, confined.Name = "baz", "locked"
-	confined.ClusterRole = render.ConfinedClusterRole
-	confined.Confinement = &render.Confinement{
-		Source:        render.TenantSource{Kind: "GitRepository", Name: "tenant-template", Spec: render.GitSourceSpec("http://git.example/repo.git", "main", render.DefaultTenantSourceInterval, nil)},
-		Quota:         map[string]string{"pods": "10"},
-		Limits:        map[string]render.ContainerDefault{"cpu": {Request: "100m", Limit: "500m"}},
-		NetworkPolicy: render.NetworkPolicyIsolate,
-	}
-	return []render.TenantOptions{plain, flags, confined}
-}
-
 // TestReadBackRendersTheSameBytes: the settings read back from what add
 // applied render byte for byte what add rendered, with no hand edit and
 // nothing inexpressible.
 func TestReadBackRendersTheSameBytes(t *testing.T) {
-	for _, o := range mixedTenants() {
+	for _, o := range fixtures.MixedTenants() {
 		t.Run(o.Namespace, func(t *testing.T) {
 			lt := capturedTenant(t, o.Namespace+"-applied.yaml")
 			(&Reader{LabelKey: o.LabelKey}).settle(lt)
@@ -127,7 +103,7 @@ func renderYAML(t *testing.T, o render.TenantOptions) string {
 // TestReadBackHandEdits: a field only another manager owns is a hand edit;
 // Settings keep its value and Declared leave it out.
 func TestReadBackHandEdits(t *testing.T) {
-	o := mixedTenants()[1]
+	o := fixtures.MixedTenants()[1]
 	// bar's tenant-vars TIER is silver by kubectl edit, its Kustomization's
 	// prune false by kubectl patch; kustomize-controller's own finalizer
 	// write is not a hand edit of the tenant.
@@ -155,7 +131,7 @@ func TestReadBackHandEdits(t *testing.T) {
 // TestReadBackInexpressible: what a declarer set that no flag expresses is
 // reported; Flux's own labels and a CRD's defaults are not.
 func TestReadBackInexpressible(t *testing.T) {
-	o := mixedTenants()[0]
+	o := fixtures.MixedTenants()[0]
 	// foo's Kustomization as kustomize-controller alone applied it, with
 	// spec.timeout 2m, substituteFrom's optional: false and Flux's
 	// kustomize.toolkit.fluxcd.io/name label.
@@ -212,7 +188,7 @@ func TestEqualDefaulted(t *testing.T) {
 // shows no difference; a missing object shows wholly added, also without
 // asking the server (the applier here has no client: a request would fail).
 func TestDiffTenantLocal(t *testing.T) {
-	for _, o := range mixedTenants() {
+	for _, o := range fixtures.MixedTenants() {
 		lt := capturedTenant(t, o.Namespace+"-applied.yaml")
 		sa := lt.Objects.ServiceAccount()
 		lt.Objects.Remove("ServiceAccount", sa.GetName())

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-tenant/kubectl-tenant/internal/fixtures"
 	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
@@ -40,30 +41,6 @@ const managedFieldsHeader = `# Captured from a real kube-apiserver by test/e2e's
 // managedFieldsTime is the time every captured managedFields entry gets.
 var managedFieldsTime = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// fixtureTenants are pkg/tenant's mixedTenants (live_test.go): a plain
-// tenant, one with every setting flag, and a confined one. live_test
-// checks that each applied fixture renders what its options render.
-func fixtureTenants() []render.TenantOptions {
-	plain := render.DefaultTenantOptions()
-	plain.Namespace, plain.Name = "foo", "sometenant"
-
-	flags := render.DefaultTenantOptions()
-	flags.Namespace, flags.Name = "bar", "other"
-	flags.Vars = map[string]string{"TIER": "gold", "REGION": "eu-west-1"}
-	flags.ClusterRole, flags.KustomizationName, flags.Path, flags.Interval = "edit", "tenant", "./other", 2*time.Minute
-
-	confined := render.DefaultTenantOptions()
-	confined.Namespace, confined.Name = "baz", "locked"
-	confined.ClusterRole = render.ConfinedClusterRole
-	confined.Confinement = &render.Confinement{
-		Source:        render.TenantSource{Kind: "GitRepository", Name: "tenant-template", Spec: render.GitSourceSpec("http://git.example/repo.git", "main", render.DefaultTenantSourceInterval, nil)},
-		Quota:         map[string]string{"pods": "10"},
-		Limits:        map[string]render.ContainerDefault{"cpu": {Request: "100m", Limit: "500m"}},
-		NetworkPolicy: render.NetworkPolicyIsolate,
-	}
-	return []render.TenantOptions{plain, flags, confined}
-}
-
 // TestManagedFieldsFixtures captures, from a real API server, the
 // managedFields that pkg/tenant reads hand edits and inexpressible
 // settings from: tenants server-side applied by kubectl-tenant as add
@@ -81,7 +58,7 @@ func TestManagedFieldsFixtures(t *testing.T) {
 
 	captured := map[string][]byte{}
 	rendered := map[string][]*unstructured.Unstructured{}
-	for _, o := range fixtureTenants() {
+	for _, o := range fixtures.MixedTenants() {
 		tenantObjs, err := render.RenderTenant(o)
 		if err != nil {
 			t.Fatal(err)
