@@ -502,8 +502,8 @@ func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *p
 // confined tenant without its source, say) is held to what add makes of
 // any tenant.
 func describeObjects(t *tenant.Tenant) []DescribedObject {
-	rendered, err := t.Render(t.Settings)
-	if err != nil {
+	rendered := t.Rendered
+	if rendered == nil {
 		plain := t.Settings
 		plain.Confinement = nil
 		rendered, _ = t.Render(plain)

@@ -141,9 +141,12 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 				fmt.Fprintf(o.ErrOut, "warning: tenant %s: the export holds the credentials of Secret %s (copied by --copy-source-secret): encrypt it (for example with SOPS) before it goes to git\n", t.Namespace, secret.Name)
 			}
 		}
-		objs, err := t.Render(t.Settings)
-		if err != nil {
-			return err
+		objs := t.Rendered
+		if objs == nil {
+			// Settings that do not render: say why, as add would.
+			if _, err := t.Render(t.Settings); err != nil {
+				return err
+			}
 		}
 		if o.To == "" {
 			if err := o.output.printAll(o.Out, objs); err != nil {

@@ -51,6 +51,9 @@ type Tenant struct {
 	// Inexpressible are what the tenant's declarers set that no flag of
 	// add expresses; a render of Settings leaves them out.
 	Inexpressible []string
+	// Rendered is what add makes of Settings, in apply order; nil when
+	// they do not render.
+	Rendered []*unstructured.Unstructured
 }
 
 // HandEdit is a field of a tenant's object that someone changed by hand.
@@ -394,6 +397,7 @@ func (t *Tenant) noteDrift() {
 		t.Inexpressible = append(t.Inexpressible, fmt.Sprintf("its settings do not render: %v", err))
 		return
 	}
+	t.Rendered = rendered
 	for _, live := range t.Objects.All() {
 		want := FindObject(rendered, live)
 		if want == nil {
