@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +46,13 @@ type AddOptions struct {
 
 	// Tenant names the tenant; Complete fills in its settings. With -f it
 	// is what every listed tenant starts from.
-	Tenant         render.TenantOptions
+	Tenant render.TenantOptions
+	// Namespaces are the tenant's namespaces (--tenant-namespace, or the
+	// first argument): each gets what a one-namespace tenant gets.
+	Namespaces []string
+	// RemoveNamespaces are namespaces of the tenant to delete.
+	RemoveNamespaces []string
+
 	Settings       *tenant.Settings
 	Concurrency    int
 	DryRun         tenant.DryRunStrategy
@@ -96,7 +103,8 @@ tenant.`,
 		RunE:              runCommand(o),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Tenant.Namespace, "tenant-namespace", "", "Namespace of the tenant (a DNS-1123 label)")
+	f.StringArrayVar(&o.Namespaces, "tenant-namespace", nil, "Namespace of the tenant (a DNS-1123 label); repeat it for a team with several namespaces, each of which gets the tenant's variables, RBAC and Kustomization")
+	f.StringArrayVar(&o.RemoveNamespaces, "remove-namespace", nil, "Delete this namespace of the tenant, and everything in it (repeatable); only a namespace kubectl tenant made the tenant's is deleted")
 	f.StringVar(&o.Tenant.Name, "tenant-name", "", "Name of the tenant (a label value)")
 	f.StringVar(&o.Tenant.LabelKey, "tenant-label", o.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	o.Settings.AddFlags(f)
@@ -114,15 +122,15 @@ tenant.`,
 // Complete reads positional arguments, the tenant file and flag values into
 // typed options.
 func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
-	if file := o.Settings.Filename; file != "" && (len(args) > 0 || o.Tenant.Namespace != "" || o.Tenant.Name != "") {
-		return fmt.Errorf("-f %s cannot be combined with --tenant-namespace, --tenant-name or arguments: the file names the tenants", file)
+	if file := o.Settings.Filename; file != "" && (len(args) > 0 || len(o.Namespaces) > 0 || o.Tenant.Name != "" || len(o.RemoveNamespaces) > 0) {
+		return fmt.Errorf("-f %s cannot be combined with --tenant-namespace, --tenant-name, --remove-namespace or arguments: the file names the tenants", file)
 	}
 	// Positional arguments fill what the flags left empty, in order, so
 	// "add foo sometenant" and "add --tenant-name sometenant foo" agree.
 	for _, arg := range args {
 		switch {
-		case o.Tenant.Namespace == "":
-			o.Tenant.Namespace = arg
+		case len(o.Namespaces) == 0:
+			o.Namespaces = []string{arg}
 		case o.Tenant.Name == "":
 			o.Tenant.Name = arg
 		default:
@@ -133,7 +141,7 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.Tenant, err = o.Settings.Options(o.Tenant); err != nil {
 		return err
 	}
-	if o.tenants, err = o.Settings.Tenants(o.Tenant, o.In); err != nil {
+	if o.tenants, err = o.Settings.Tenants(o.Tenant, o.Namespaces, o.In); err != nil {
 		return err
 	}
 	o.output, err = o.outputFlags.toOutput(o.DryRun)
@@ -144,8 +152,11 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 // the cluster.
 func (o *AddOptions) Validate() error {
 	if o.Settings.Filename == "" {
-		if o.Tenant.Namespace == "" {
+		if len(o.Namespaces) == 0 && len(o.RemoveNamespaces) == 0 {
 			return fmt.Errorf("--tenant-namespace is required (or give NAMESPACE as the first argument, or -f FILE)")
+		}
+		if err := o.validateNamespaces(); err != nil {
+			return err
 		}
 		if o.Tenant.Name == "" {
 			return fmt.Errorf("--tenant-name is required (or give NAME as the second argument)")
@@ -158,6 +169,33 @@ func (o *AddOptions) Validate() error {
 		return err
 	}
 	return o.Settings.ValidateTenants(o.tenants)
+}
+
+// validateNamespaces checks that each namespace is named once, and none
+// both kept and removed.
+func (o *AddOptions) validateNamespaces() error {
+	seen := map[string]bool{}
+	for _, ns := range o.Namespaces {
+		if seen[ns] {
+			return fmt.Errorf("invalid --tenant-namespace %q: given twice", ns)
+		}
+		seen[ns] = true
+	}
+	if len(o.RemoveNamespaces) > 0 && o.Tenant.Name == "" {
+		return fmt.Errorf("--remove-namespace needs --tenant-name: only a namespace of the named tenant is removed")
+	}
+	if len(o.RemoveNamespaces) > 0 && o.DryRun == tenant.DryRunClient {
+		return fmt.Errorf("--remove-namespace cannot be combined with --dry-run=client: whether a namespace is the tenant's is read from the cluster; use --dry-run=server")
+	}
+	for _, ns := range o.RemoveNamespaces {
+		if err := render.ValidateNamespaceName(ns); err != nil {
+			return fmt.Errorf("invalid --remove-namespace: %w", err)
+		}
+		if seen[ns] {
+			return fmt.Errorf("invalid --remove-namespace %q: it is also given as --tenant-namespace; give it once", ns)
+		}
+	}
+	return nil
 }
 
 // Run renders the tenants and prints them (--dry-run=client) or applies
@@ -184,11 +222,20 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	adder, existing, err := o.preflight(ctx, c, objects)
+	removed, err := tenant.Removable(ctx, c, o.Tenant.LabelKey, o.Tenant.Name, o.RemoveNamespaces)
 	if err != nil {
 		return err
 	}
-	if err := o.applyAll(ctx, c, adder, existing, objects); err != nil {
+	if len(o.tenants) > 0 {
+		adder, existing, err := o.preflight(ctx, c, objects)
+		if err != nil {
+			return err
+		}
+		if err := o.applyAll(ctx, c, adder, existing, objects); err != nil {
+			return err
+		}
+	}
+	if err := o.removeNamespaces(ctx, c, removed); err != nil {
 		return err
 	}
 	o.printAdded()
@@ -242,7 +289,7 @@ func (o *AddOptions) preflight(ctx context.Context, c *tenant.Clients, objects [
 // a confined tenant's render no longer holds. Each tenant's output is
 // printed as one block; after a failure no more tenants are started.
 func (o *AddOptions) applyAll(ctx context.Context, c *tenant.Clients, adder *tenant.Adder, existing map[string]metav1.Object, objects [][]*unstructured.Unstructured) error {
-	stale, err := tenant.StaleConfinement(ctx, c, existing)
+	stale, err := tenant.StaleObjects(ctx, c, existing)
 	if err != nil {
 		return err
 	}
@@ -298,12 +345,31 @@ func (o *AddOptions) applyTenant(ctx context.Context, adder *tenant.Adder, out i
 	return err
 }
 
+// removeNamespaces deletes the namespaces --remove-namespace named, each
+// checked by tenant.Removable before anything was written.
+func (o *AddOptions) removeNamespaces(ctx context.Context, c *tenant.Clients, removed []*metav1.PartialObjectMetadata) error {
+	for _, ns := range removed {
+		if err := tenant.RemoveNamespace(ctx, c, ns, o.DryRun); err != nil {
+			return err
+		}
+		if o.output.human() {
+			fmt.Fprintf(o.Out, "namespace/%s deleted from tenant %s%s\n", ns.Name, o.Tenant.Name, dryRunSuffix(o.DryRun))
+		}
+	}
+	return nil
+}
+
 // printAdded says what was added and where to look next.
 func (o *AddOptions) printAdded() {
 	if !o.output.human() || o.DryRun != tenant.DryRunNone {
 		return
 	}
-	if len(o.tenants) == 1 {
+	if len(o.tenants) == 0 {
+		return
+	}
+	if names := namespacesOf(o.tenants); o.Settings.Filename == "" && len(names) > 1 {
+		fmt.Fprintf(o.Out, "Tenant %q added in namespaces %s. Run \"kubectl tenant list --tenant-name %s\" for status.\n", o.Tenant.Name, strings.Join(names, ", "), o.Tenant.Name)
+	} else if len(o.tenants) == 1 {
 		t := o.tenants[0]
 		fmt.Fprintf(o.Out, "Tenant %q added in namespace %q. Run \"kubectl tenant list\" or \"flux get ks --namespace %s\" for status.\n", t.Name, t.Namespace, t.Namespace)
 	} else {
@@ -318,10 +384,7 @@ func (o *AddOptions) printAdded() {
 func (o *AddOptions) waitReady(ctx context.Context, c *tenant.Clients) error {
 	fleet := &tenant.Fleet{Clients: c, KustomizationName: o.Tenant.KustomizationName, Concurrency: o.Concurrency,
 		Timeout: o.Timeout, ChunkSize: tenant.DefaultChunkSize}
-	namespaces := make([]string, len(o.tenants))
-	for i, t := range o.tenants {
-		namespaces[i] = t.Namespace
-	}
+	namespaces := namespacesOf(o.tenants)
 	requestedAt := time.Now().Format(time.RFC3339Nano)
 	patched, failures := fleet.PatchAll(ctx, tenant.Operation{Reconcile: true}, namespaces, requestedAt, nil)
 	notReady, err := waitReady(ctx, fleet, namespaces, patched, requestedAt, o.IOStreams, o.output)
@@ -358,4 +421,13 @@ func (o *AddOptions) clientRate() (qps float32, burst int) {
 	}
 	qps = float32(25 * o.Concurrency)
 	return qps, int(2 * qps)
+}
+
+// namespacesOf lists the tenants' namespaces, in order.
+func namespacesOf(tenants []render.TenantOptions) []string {
+	out := make([]string, len(tenants))
+	for i, t := range tenants {
+		out[i] = t.Namespace
+	}
+	return out
 }

@@ -19,10 +19,10 @@ import (
 const deleteExample = `  # Delete the tenant in namespace foo
   kubectl tenant delete --tenant-namespace foo
 
-  # Delete tenant "sometenant" wherever it lives, and wait until it is gone
+  # Delete tenant "sometenant" and all its namespaces, and wait until they are gone
   kubectl tenant delete --tenant-name sometenant --wait
 
-  # Show what would be deleted
+  # Show which namespaces would be deleted
   kubectl tenant delete --tenant-name sometenant --dry-run=server`
 
 // DeleteOptions are the inputs of `kubectl tenant delete`.
@@ -56,8 +56,11 @@ func NewCmdDelete(configFlags *genericclioptions.ConfigFlags, streams genericioo
 		Long: `Delete a tenant: its namespace, and with it the tenant's ConfigMap, RBAC, Flux
 Kustomization and everything Flux deployed there.
 
-Only namespaces that carry the tenant label are deleted. A tenant name that matches
-several namespaces is refused, and so is any namespace of the cluster or of Flux.`,
+With --tenant-name, every namespace of the tenant is deleted, each named first: the
+namespaces kubectl tenant made the tenant's. A namespace that only carries the
+tenant's label (labelled by hand, say) is left alone and named; delete it with
+--tenant-namespace. Only namespaces that carry the tenant label are deleted, and never
+a namespace of the cluster or of Flux.`,
 		Example: deleteExample,
 		Args:    cobra.MaximumNArgs(1),
 		RunE:    runCommand(o),
@@ -115,16 +118,41 @@ func (o *DeleteOptions) Validate() error {
 	return nil
 }
 
-// Run finds the one matching tenant namespace and deletes it.
+// Run finds the tenant's namespaces, names them, and deletes each.
 func (o *DeleteOptions) Run(ctx context.Context) error {
 	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
 	if err != nil {
 		return err
 	}
-	ns, err := o.findTenant(ctx, c)
+	namespaces, err := o.findTenant(ctx, c)
 	if err != nil {
 		return err
 	}
+	if len(namespaces) > 1 && o.output.human() {
+		names := make([]string, len(namespaces))
+		for i, ns := range namespaces {
+			names[i] = ns.GetName()
+		}
+		fmt.Fprintf(o.Out, "tenant %s has %d namespaces: %s\n", o.Selection.Name, len(names), strings.Join(names, ", "))
+	}
+	for _, ns := range namespaces {
+		if err := o.deleteNamespace(ctx, c, ns); err != nil {
+			return err
+		}
+	}
+	if o.Wait {
+		for _, ns := range namespaces {
+			if err := o.waitUntilGone(ctx, c, ns.GetName()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteNamespace deletes one tenant namespace, unless someone made it
+// again since it was read, and prints it.
+func (o *DeleteOptions) deleteNamespace(ctx context.Context, c *tenant.Clients, ns *unstructured.Unstructured) error {
 	if o.DryRun == tenant.DryRunClient {
 		return o.output.printObj(o.Out, ns)
 	}
@@ -140,18 +168,12 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if err := c.Dynamic.Resource(tenant.NamespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil {
 		return fmt.Errorf("deleting namespace %q: %w", ns.GetName(), err)
 	}
-	if err := o.output.printObj(o.Out, ns); err != nil {
-		return err
-	}
-	if o.Wait {
-		return o.waitUntilGone(ctx, c, ns.GetName())
-	}
-	return nil
+	return o.output.printObj(o.Out, ns)
 }
 
-// findTenant returns the single tenant namespace the flags select, or says
-// why there is none to delete.
-func (o *DeleteOptions) findTenant(ctx context.Context, c *tenant.Clients) (*unstructured.Unstructured, error) {
+// findTenant returns the tenant namespaces the flags select: the one
+// named, or every namespace kubectl tenant made the named tenant's.
+func (o *DeleteOptions) findTenant(ctx context.Context, c *tenant.Clients) ([]*unstructured.Unstructured, error) {
 	var matches []*unstructured.Unstructured
 	err := o.Selection.EachObject(ctx, c, func(ns *unstructured.Unstructured) error {
 		matches = append(matches, ns)
@@ -160,18 +182,13 @@ func (o *DeleteOptions) findTenant(ctx context.Context, c *tenant.Clients) (*uns
 	if err != nil {
 		return nil, err
 	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.Selection.LabelKey, o.Selection.Name)
-	case 1:
-		return matches[0], nil
-	default:
-		names := make([]string, len(matches))
-		for i, m := range matches {
-			names[i] = m.GetName()
+	if len(matches) == 0 {
+		if len(o.Selection.NotMembers) > 0 {
+			return nil, fmt.Errorf("tenant not found: no namespace is tenant %s's by kubectl tenant (%s only carry its label); delete one with --tenant-namespace", o.Selection.Name, strings.Join(o.Selection.NotMembers, ", "))
 		}
-		return nil, fmt.Errorf("tenant %q matches %d namespaces (%s); refusing to delete more than one, give --tenant-namespace", o.Selection.Name, len(matches), strings.Join(names, ", "))
+		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.Selection.LabelKey, o.Selection.Name)
 	}
+	return matches, nil
 }
 
 func (o *DeleteOptions) waitUntilGone(ctx context.Context, c *tenant.Clients, name string) error {

@@ -110,7 +110,7 @@ func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.base, err = o.Settings.Options(base); err != nil {
 		return err
 	}
-	o.tenants, err = o.Settings.Tenants(o.base, o.In)
+	o.tenants, err = o.Settings.Tenants(o.base, o.Selection.Namespaces, o.In)
 	return err
 }
 

@@ -205,7 +205,7 @@ func TestBadInputNeverReachesTheCluster(t *testing.T) {
 		{[]string{"add", "Foo", "t"}, `invalid --tenant-namespace "Foo"`},
 		{[]string{"add", strings.Repeat("a", 64), "t"}, "no more than 63"},
 		{[]string{"add", "--tenant-namespace=-foo", "--tenant-name", "t"}, `invalid --tenant-namespace "-foo"`},
-		{[]string{"add", "--tenant-namespace", "", "--tenant-name", "t"}, "--tenant-namespace is required"},
+		{[]string{"add", "--tenant-namespace", "", "--tenant-name", "t"}, "invalid --tenant-namespace \"\": must not be empty"},
 		{[]string{"add", "föö", "t"}, `invalid --tenant-namespace "föö"`},
 		{[]string{"add", "kube-system", "t"}, `invalid --tenant-namespace "kube-system": the namespace is reserved`},
 		{[]string{"add", "flux-system", "t"}, "reserved"},

@@ -29,7 +29,14 @@ func addSelectionFlags(cmd *cobra.Command, s *tenant.Selection, configFlags *gen
 func addNameFlags(cmd *cobra.Command, s *tenant.Selection, configFlags *genericclioptions.ConfigFlags) {
 	f := cmd.Flags()
 	f.StringVar(&s.LabelKey, "tenant-label", s.LabelKey, "Label key on the namespace whose value is the tenant name")
-	f.StringVar(&s.Name, "tenant-name", "", "Select the tenant with this name")
+	f.StringVar(&s.Name, "tenant-name", "", "Select the tenant with this name: every namespace kubectl tenant made the tenant's")
+	s.Notes = commandErr{cmd}
 	complete := tenantCompletion{configFlags: configFlags, selection: s}
 	_ = cmd.RegisterFlagCompletionFunc("tenant-name", complete.names)
 }
+
+// commandErr writes to the command's error stream as it is when written
+// to: the root sets the streams after the subcommands are built.
+type commandErr struct{ cmd *cobra.Command }
+
+func (w commandErr) Write(p []byte) (int, error) { return w.cmd.ErrOrStderr().Write(p) }

@@ -176,8 +176,7 @@ func RenderBootstrap(o BootstrapOptions, installManifests []byte) (*Bootstrap, e
 	}
 	var guardrails []*unstructured.Unstructured
 	if o.Lockdown {
-		policy, binding := GuardrailPolicy()
-		for _, obj := range []any{policy, binding} {
+		for _, obj := range LockdownPolicies() {
 			u, err := ToUnstructured(obj)
 			if err != nil {
 				return nil, err

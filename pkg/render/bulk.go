@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,45 @@ import (
 
 // TenantEntry is one line of a bulk tenant file.
 type TenantEntry struct {
-	Namespace string            `json:"namespace"`
+	Namespace string            `json:"namespace,omitempty"`
 	Name      string            `json:"name"`
 	Vars      map[string]string `json:"vars,omitempty"`
+	// Namespaces are a team tenant's namespaces, instead of Namespace.
+	Namespaces []NamespaceEntry `json:"namespaces,omitempty"`
+	// Owners are KIND:NAME[=ROLE], as --owner takes them.
+	Owners []string `json:"owners,omitempty"`
+	// AllowedSources are URL prefixes, as --allow-source takes them.
+	AllowedSources []string `json:"allowedSources,omitempty"`
+}
+
+// NamespaceEntry is one namespace of a team tenant, with the variables
+// and path of that namespace alone. In YAML it is a name, or a map.
+type NamespaceEntry struct {
+	Name string            `json:"name"`
+	Vars map[string]string `json:"vars,omitempty"`
+	Path string            `json:"path,omitempty"`
+}
+
+// UnmarshalJSON takes a bare namespace name as well as the map.
+func (n *NamespaceEntry) UnmarshalJSON(data []byte) error {
+	var name string
+	if err := json.Unmarshal(data, &name); err == nil {
+		*n = NamespaceEntry{Name: name}
+		return nil
+	}
+	type plain NamespaceEntry
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(n))
+}
+
+// NamespaceEntries are the entry's namespaces: Namespaces, or Namespace
+// alone.
+func (e TenantEntry) NamespaceEntries() []NamespaceEntry {
+	if len(e.Namespaces) > 0 {
+		return e.Namespaces
+	}
+	return []NamespaceEntry{{Name: e.Namespace, Vars: e.Vars}}
 }
 
 // ParseTenantList reads the file of `kubectl tenant add -f`. Two forms:
@@ -53,30 +90,57 @@ func ParseTenantList(data []byte) ([]TenantEntry, error) {
 	}
 	seen := make(map[string]int, len(entries))
 	for i, e := range entries {
-		where := fmt.Sprintf("tenant %d (%s)", i+1, e.Namespace)
-		if err := ValidateNamespaceName(e.Namespace); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+		if err := validateEntry(e, i+1, seen); err != nil {
+			return nil, err
 		}
-		if err := ValidateTenantName(e.Name); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		for _, k := range SortedKeys(e.Vars) {
-			if err := validateVar(k, e.Vars[k]); err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		if first, dup := seen[e.Namespace]; dup {
-			return nil, fmt.Errorf("%s: namespace %q is listed twice (first as tenant %d)", where, e.Namespace, first)
-		}
-		seen[e.Namespace] = i + 1
 	}
 	return entries, nil
+}
+
+// validateEntry checks one entry of the file; seen holds the tenant number
+// of each namespace listed so far.
+func validateEntry(e TenantEntry, number int, seen map[string]int) error {
+	where := fmt.Sprintf("tenant %d (%s)", number, e.Namespace)
+	if len(e.Namespaces) > 0 {
+		where = fmt.Sprintf("tenant %d (%s)", number, e.Name)
+		if e.Namespace != "" || len(e.Vars) > 0 {
+			return fmt.Errorf("%s: give either namespace (with vars) or namespaces (each with its own vars), not both", where)
+		}
+	}
+	if err := ValidateTenantName(e.Name); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	for _, ns := range e.NamespaceEntries() {
+		if err := ValidateNamespaceName(ns.Name); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		for _, k := range SortedKeys(ns.Vars) {
+			if err := validateVar(k, ns.Vars[k]); err != nil {
+				return fmt.Errorf("%s: namespace %s: %w", where, ns.Name, err)
+			}
+		}
+		if first, dup := seen[ns.Name]; dup {
+			return fmt.Errorf("%s: namespace %q is listed twice (first as tenant %d)", where, ns.Name, first)
+		}
+		seen[ns.Name] = number
+	}
+	for _, owner := range e.Owners {
+		if _, err := ParseOwner(owner); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	for _, prefix := range e.AllowedSources {
+		if err := ValidateAllowedSource(prefix); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return nil
 }
 
 func parseYAMLTenantList(data []byte) ([]TenantEntry, error) {
 	var entries []TenantEntry
 	if err := yaml.UnmarshalStrict(data, &entries); err != nil {
-		return nil, fmt.Errorf("reading the tenant file as a YAML list of {namespace, name, vars}: %w", err)
+		return nil, fmt.Errorf("reading the tenant file as a YAML list of {namespace, name, vars} or {name, namespaces, owners, allowedSources}: %w", err)
 	}
 	return entries, nil
 }

@@ -39,6 +39,10 @@ func Catalogue() []*unstructured.Unstructured {
 		NetworkPolicy: NetworkPolicyIsolate,
 	}
 	o.Interval = time.Minute
+	for _, role := range OwnerRoles() {
+		o.Owners = append(o.Owners, Owner{Kind: "User", Name: "catalogue-" + role, Role: role})
+	}
+	o.AllowedSources = []string{"https://git.example.com/"}
 	t, err := RenderTenant(o)
 	if err != nil {
 		panic("render: the catalogue tenant does not render: " + err.Error())

@@ -201,7 +201,7 @@ func TestConfinementLocksTheTenantIn(t *testing.T) {
 			t.Errorf("%s %s is in namespace %q, not the tenant's", obj.GetKind(), obj.GetName(), ns)
 		}
 	}
-	want := "Namespace Secret ConfigMap ServiceAccount RoleBinding ResourceQuota LimitRange NetworkPolicy GitRepository Kustomization"
+	want := "Namespace Secret ConfigMap ConfigMap ServiceAccount RoleBinding ResourceQuota LimitRange NetworkPolicy GitRepository Kustomization"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("apply order %s, want %s", got, want)
 	}
@@ -379,8 +379,8 @@ func TestCatalogueHoldsEveryKind(t *testing.T) {
 	for _, obj := range Catalogue() {
 		kinds = append(kinds, obj.GetKind()+"/"+obj.GetName())
 	}
-	want := []string{"Namespace/catalogue", "Secret/catalogue-credentials", "ConfigMap/tenant-vars", "ServiceAccount/catalogue",
-		"RoleBinding/catalogue-reconciler", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits", "NetworkPolicy/tenant-isolation",
+	want := []string{"Namespace/catalogue", "Secret/catalogue-credentials", "ConfigMap/tenant-vars", "ConfigMap/tenant-policy", "ServiceAccount/catalogue",
+		"RoleBinding/catalogue-reconciler", "RoleBinding/tenant-owners-admin", "RoleBinding/tenant-owners-edit", "RoleBinding/tenant-owners-view", "ResourceQuota/tenant-quota", "LimitRange/tenant-limits", "NetworkPolicy/tenant-isolation",
 		"GitRepository/catalogue-source", "Kustomization/dummy"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("catalogue = %v, want %v", kinds, want)

@@ -13,6 +13,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -67,6 +68,12 @@ type TenantOptions struct {
 	// labelled as the plugin's, for the guardrail policy. Nil is the demo's
 	// default mode.
 	Confinement *Confinement
+	// Owners are the team's people, bound to their role in the namespace.
+	Owners []Owner
+	// AllowedSources are the URL prefixes the tenant's owners and robots
+	// may point a source at; nil leaves sources unrestricted, except that
+	// a confined tenant then may use its own source's URL only.
+	AllowedSources []string
 }
 
 // DefaultTenantOptions returns the demo's defaults for everything but the
@@ -92,6 +99,11 @@ type Tenant struct {
 	ServiceAccount *corev1.ServiceAccount
 	RoleBinding    *rbacv1.RoleBinding
 	Kustomization  *kustomizev1.Kustomization
+	// Owners bind the team's people, one RoleBinding a role.
+	Owners []*rbacv1.RoleBinding
+	// Policy holds the tenant's parameters for OwnersPolicy; nil for a
+	// tenant with no owners, no allowed sources and no confinement.
+	Policy *corev1.ConfigMap
 	// Confined holds a confined tenant's own source and guardrails.
 	Confined ConfinedObjects
 }
@@ -137,6 +149,7 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns, Labels: fluxTenantLabels(ns)},
 		},
 		RoleBinding:   reconcilerBinding(ns, o.ClusterRole),
+		Owners:        ownerBindings(ns, o.Owners),
 		Kustomization: tenantKustomization(o),
 	}
 	if o.Confinement != nil {
@@ -144,7 +157,46 @@ func RenderTenant(o TenantOptions) (*Tenant, error) {
 			return nil, err
 		}
 	}
+	if allowed := o.allowedSources(); len(o.Owners) > 0 || allowed != nil {
+		protected, err := t.platformObjects()
+		if err != nil {
+			return nil, err
+		}
+		t.Policy = tenantPolicy(ns, o.Owners, allowed, protected)
+	}
 	return t, nil
+}
+
+// allowedSources are the URL prefixes the tenant's sources may use: the
+// given ones, else a confined tenant's own source's URL, so a locked-down
+// tenant is closed by default; nil when sources are not restricted.
+func (o TenantOptions) allowedSources() []string {
+	if o.AllowedSources != nil || o.Confinement == nil {
+		return o.AllowedSources
+	}
+	if url, _ := o.Confinement.Source.Spec["url"].(string); url != "" {
+		return []string{url}
+	}
+	return []string{}
+}
+
+// platformObjects are resource/name of every object the platform puts in
+// the tenant's namespace, the policy's own ConfigMap among them: what the
+// tenant's owners and robots may not change.
+func (t *Tenant) platformObjects() ([]string, error) {
+	objs, err := t.Unstructured()
+	if err != nil {
+		return nil, err
+	}
+	out := []string{"configmaps/" + TenantPolicyName}
+	for _, obj := range objs {
+		if obj.GetNamespace() == "" {
+			continue // the namespace itself
+		}
+		plural, _ := meta.UnsafeGuessKindToResource(obj.GroupVersionKind())
+		out = appendOnce(out, plural.Resource+"/"+obj.GetName())
+	}
+	return out, nil
 }
 
 // fluxTenantLabels are the labels `flux create tenant` puts on the
@@ -208,11 +260,11 @@ func (t *Tenant) confine(c *Confinement, ns string) error {
 	t.Confined = renderConfinement(c, ns)
 	t.Kustomization.Spec.ServiceAccountName = t.ServiceAccount.Name
 	t.Kustomization.Spec.SourceRef = kustomizev1.CrossNamespaceSourceReference{Kind: c.Source.Kind, Name: c.Source.Name}
-	for _, meta := range []*metav1.ObjectMeta{&t.Namespace.ObjectMeta, &t.ConfigMap.ObjectMeta, &t.ServiceAccount.ObjectMeta, &t.RoleBinding.ObjectMeta, &t.Kustomization.ObjectMeta} {
-		if meta.Labels == nil {
-			meta.Labels = map[string]string{}
+	for _, om := range []*metav1.ObjectMeta{&t.Namespace.ObjectMeta, &t.ConfigMap.ObjectMeta, &t.ServiceAccount.ObjectMeta, &t.RoleBinding.ObjectMeta, &t.Kustomization.ObjectMeta} {
+		if om.Labels == nil {
+			om.Labels = map[string]string{}
 		}
-		meta.Labels[ManagedByLabelKey] = ManagedByValue
+		om.Labels[ManagedByLabelKey] = ManagedByValue
 	}
 	return nil
 }
@@ -228,10 +280,7 @@ func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
 	if t.Namespace == nil || t.ConfigMap == nil || t.ServiceAccount == nil || t.RoleBinding == nil || t.Kustomization == nil {
 		return nil, fmt.Errorf("tenant is incomplete: render it with RenderTenant")
 	}
-	configMap := object(t.ConfigMap.TypeMeta, t.ConfigMap.ObjectMeta)
-	if len(t.ConfigMap.Data) > 0 {
-		configMap["data"] = stringMap(t.ConfigMap.Data)
-	}
+	configMap := configMapMap(t.ConfigMap)
 	roleBinding := roleBindingMap(t.RoleBinding)
 	kustomization := kustomizationMap(t.Kustomization)
 
@@ -249,9 +298,19 @@ func (t *Tenant) Unstructured() ([]*unstructured.Unstructured, error) {
 	}
 	objs = append(objs,
 		&unstructured.Unstructured{Object: configMap},
+	)
+	if t.Policy != nil {
+		// Before the owners' bindings, so that the owners are never bound
+		// without their limits.
+		objs = append(objs, &unstructured.Unstructured{Object: configMapMap(t.Policy)})
+	}
+	objs = append(objs,
 		&unstructured.Unstructured{Object: object(t.ServiceAccount.TypeMeta, t.ServiceAccount.ObjectMeta)},
 		&unstructured.Unstructured{Object: roleBinding},
 	)
+	for _, rb := range t.Owners {
+		objs = append(objs, &unstructured.Unstructured{Object: roleBindingMap(rb)})
+	}
 	typed = typed[:0]
 	if c.Quota != nil {
 		typed = append(typed, c.Quota)
@@ -309,6 +368,15 @@ func kustomizationMap(ks *kustomizev1.Kustomization) map[string]any {
 	kustomization := object(ks.TypeMeta, ks.ObjectMeta)
 	kustomization["spec"] = spec
 	return kustomization
+}
+
+// configMapMap is the ConfigMap as apply sends it.
+func configMapMap(cm *corev1.ConfigMap) map[string]any {
+	m := object(cm.TypeMeta, cm.ObjectMeta)
+	if len(cm.Data) > 0 {
+		m["data"] = stringMap(cm.Data)
+	}
+	return m
 }
 
 // roleBindingMap is the RoleBinding as apply sends it.

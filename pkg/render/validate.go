@@ -102,6 +102,9 @@ func (o TenantOptions) Validate() error {
 	if o.Interval <= 0 {
 		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
 	}
+	if err := validateTeam(o.Owners, o.AllowedSources); err != nil {
+		return err
+	}
 	if o.Confinement != nil {
 		return o.Confinement.Validate()
 	}
@@ -213,4 +216,25 @@ func (r SourceRef) String() string {
 		return r.Kind + "/" + r.Name
 	}
 	return r.Kind + "/" + r.Name + "." + r.Namespace
+}
+
+// validateTeam checks the owners, each once, and the allowed sources.
+func validateTeam(owners []Owner, allowed []string) error {
+	seen := map[string]string{}
+	for _, o := range owners {
+		if err := o.Validate(); err != nil {
+			return fmt.Errorf("invalid --owner %q: %w", o.String(), err)
+		}
+		who := o.Kind + ":" + o.Name
+		if role, dup := seen[who]; dup {
+			return fmt.Errorf("invalid --owner %q: %s is already an owner with role %s; give each owner once", o.String(), who, role)
+		}
+		seen[who] = o.Role
+	}
+	for _, prefix := range allowed {
+		if err := ValidateAllowedSource(prefix); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -54,8 +54,8 @@ func TestKindsFollowRender(t *testing.T) {
 	if got := names(tenantKinds()); !slices.Equal(got, wantAll) {
 		t.Errorf("tenantKinds = %v, want %v", got, wantAll)
 	}
-	wantConfined := []string{"GitRepository", "LimitRange", "NetworkPolicy", "OCIRepository", "ResourceQuota", "Secret"}
-	if got := names(confinementKinds()); !slices.Equal(got, wantConfined) {
-		t.Errorf("confinementKinds = %v, want %v", got, wantConfined)
+	wantOptional := []string{"ConfigMap", "GitRepository", "LimitRange", "NetworkPolicy", "OCIRepository", "ResourceQuota", "RoleBinding", "Secret"}
+	if got := names(optionalKinds()); !slices.Equal(got, wantOptional) {
+		t.Errorf("optionalKinds = %v, want %v", got, wantOptional)
 	}
 }

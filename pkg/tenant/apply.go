@@ -32,22 +32,22 @@ func tenantKinds() []schema.GroupVersionKind {
 	return kinds
 }
 
-// confinementKinds are what confinement adds to a tenant: the kinds of a
-// tenant's that a tenant render without confinement does not make.
-func confinementKinds() []schema.GroupVersionKind {
-	plain := render.DefaultTenantOptions()
-	plain.Namespace, plain.Name = render.CatalogueNamespace, render.CatalogueNamespace
-	rendered, err := render.RenderTenant(plain)
-	if err != nil {
-		panic("tenant: the default tenant does not render: " + err.Error())
+// optionalKinds are the kinds of the objects a setting adds to a tenant
+// (confinement, owners, allowed sources): those the catalogue holds that
+// a tenant rendered with no setting does not, and that re-running add
+// without the setting takes away again.
+func optionalKinds() []schema.GroupVersionKind {
+	plain := plainCatalogueTenant()
+	var out []schema.GroupVersionKind
+	for _, gvk := range tenantKinds() {
+		optional := slices.ContainsFunc(catalogueObjects(), func(obj *unstructured.Unstructured) bool {
+			return obj.GroupVersionKind() == gvk && FindObject(plain, obj) == nil
+		})
+		if optional || slices.Contains(render.TenantSourceKinds(), gvk.Kind) {
+			out = append(out, gvk)
+		}
 	}
-	objs, err := rendered.Unstructured()
-	if err != nil {
-		panic("tenant: the default tenant does not render: " + err.Error())
-	}
-	return slices.DeleteFunc(tenantKinds(), func(gvk schema.GroupVersionKind) bool {
-		return slices.ContainsFunc(objs, func(obj *unstructured.Unstructured) bool { return obj.GroupVersionKind() == gvk })
-	})
+	return out
 }
 
 // RESTMapper knows the kinds a tenant is made of, so that adding a

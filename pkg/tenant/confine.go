@@ -88,19 +88,19 @@ func IsConfined(ns metav1.Object) bool {
 	return ns.GetLabels()[render.ManagedByLabelKey] == render.ManagedByValue
 }
 
-// prunableResources are the resources of the kinds that only confinement
-// adds to a tenant, and that re-running add without the flag that made
-// them removes again.
+// prunableResources are the resources of the kinds that a setting adds
+// to a tenant, and that re-running add without the setting removes again.
 func prunableResources() []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource
-	for _, gvk := range confinementKinds() {
+	for _, gvk := range optionalKinds() {
 		plural, _ := meta.UnsafeGuessKindToResource(gvk)
 		out = append(out, plural)
 	}
 	return out
 }
 
-// ManagedObject names a live object the plugin wrote for a confined tenant.
+// ManagedObject names a live object the plugin wrote for a tenant's
+// setting.
 type ManagedObject struct {
 	resource  schema.GroupVersionResource
 	namespace string
@@ -108,24 +108,24 @@ type ManagedObject struct {
 	uid       string
 }
 
-// StaleConfinement lists, for the existing confined tenants among those
-// being added, the confinement objects the plugin manages, so that those
-// the new render leaves out can be pruned. One paged list per kind covers
-// any number of tenants.
-func StaleConfinement(ctx context.Context, c *Clients, existing map[string]metav1.Object) (map[string][]ManagedObject, error) {
+// StaleObjects lists, for the existing tenants among those being added,
+// the objects the plugin manages that a setting added (confinement,
+// owners, allowed sources), so that those the new render leaves out can be
+// pruned. One paged list per kind covers any number of tenants.
+func StaleObjects(ctx context.Context, c *Clients, existing map[string]metav1.Object) (map[string][]ManagedObject, error) {
 	namespaces := map[string]bool{}
-	var confined []string
+	var names []string
 	for name, ns := range existing {
-		if IsConfined(ns) {
+		if ns != nil {
 			namespaces[name] = true
-			confined = append(confined, name)
+			names = append(names, name)
 		}
 	}
 	found := map[string][]ManagedObject{}
 	if len(namespaces) == 0 {
 		return found, nil
 	}
-	scope := Scope(confined)
+	scope := Scope(names)
 	opts := metav1.ListOptions{LabelSelector: render.ManagedByLabelKey + "=" + render.ManagedByValue, Limit: DefaultChunkSize}
 	for _, gvr := range prunableResources() {
 		err := EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
@@ -141,7 +141,7 @@ func StaleConfinement(ctx context.Context, c *Clients, existing map[string]metav
 			return page.Continue, nil
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("listing the %s of confined tenants: %w", gvr.Resource, err)
+			return nil, fmt.Errorf("listing the %s of existing tenants: %w", gvr.Resource, err)
 		}
 	}
 	return found, nil

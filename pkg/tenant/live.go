@@ -311,7 +311,7 @@ func (r *Reader) readUnlabelled(ctx context.Context, tenants []*Tenant, sources 
 	for _, t := range tenants {
 		for _, l := range lists {
 			for _, c := range l.members {
-				if name := c.nameIn(t.Namespace); c.labelled && t.Objects.Get(c.gvk.Kind, name) == nil {
+				if name := c.nameIn(t.Namespace); c.labelled && c.always && t.Objects.Get(c.gvk.Kind, name) == nil {
 					get(t, l.gvr, name)
 				}
 			}

@@ -150,6 +150,22 @@ func applyRank(kind string) int {
 // same every time, and All sorts by it. Its objects are only read.
 var catalogueObjects = sync.OnceValue(render.Catalogue)
 
+// plainCatalogueTenant renders the catalogue's tenant with no setting
+// beyond its name: the objects every tenant has.
+var plainCatalogueTenant = sync.OnceValue(func() []*unstructured.Unstructured {
+	o := render.DefaultTenantOptions()
+	o.Namespace, o.Name = render.CatalogueNamespace, render.CatalogueNamespace
+	t, err := render.RenderTenant(o)
+	if err != nil {
+		panic("tenant: the plain catalogue tenant does not render: " + err.Error())
+	}
+	objs, err := t.Unstructured()
+	if err != nil {
+		panic("tenant: the plain catalogue tenant does not render: " + err.Error())
+	}
+	return objs
+})
+
 // catalogued is one object render makes for a tenant, as the reader looks
 // for it: by kind and by a name made from the tenant's namespace.
 type catalogued struct {
@@ -158,6 +174,10 @@ type catalogued struct {
 	// labelled is set when render labels the object as the tenant's
 	// (toolkit.fluxcd.io/tenant), which the reader lists it by.
 	labelled bool
+	// always is set when render makes the object for every tenant, so
+	// that its absence from the labelled list means its label was taken
+	// off rather than that the tenant has none.
+	always bool
 }
 
 // nameIn is the object's name in the tenant of namespace ns.
@@ -171,48 +191,52 @@ func (c catalogued) nameIn(ns string) string {
 // (found by following the references to them).
 func catalogue() []catalogued {
 	var out []catalogued
+	plain := plainCatalogueTenant()
 	for _, obj := range catalogueObjects() {
 		switch kind := obj.GetKind(); {
 		case kind == "Namespace" || kind == kustomizev1.KustomizationKind || kind == "Secret":
 		case slices.Contains(render.TenantSourceKinds(), kind):
 		default:
 			_, labelled := obj.GetLabels()[render.FluxTenantLabelKey]
-			out = append(out, catalogued{gvk: obj.GroupVersionKind(), name: obj.GetName(), labelled: labelled})
+			always := FindObject(plain, obj) != nil
+			out = append(out, catalogued{gvk: obj.GroupVersionKind(), name: obj.GetName(), labelled: labelled, always: always})
 		}
 	}
 	return out
 }
 
 // kindList is one list the reader makes of a catalogued kind: by the
-// tenant label when render labels every object of the kind, else by name
-// when render makes one object of it, whose name is fixed.
+// tenant label for the objects render labels as the tenant's, by name for
+// one whose name is fixed, and whole for the rest.
 type kindList struct {
 	gvr     schema.GroupVersionResource
 	opts    metav1.ListOptions
 	members []catalogued
 }
 
-// kindLists groups the catalogue by kind into the lists that find them.
+// kindLists groups the catalogue by kind into the narrowest lists that
+// find them: a healthy fleet's lists then return only its own objects.
 func kindLists() []kindList {
 	var lists []kindList
-	for _, c := range catalogue() {
-		i := slices.IndexFunc(lists, func(l kindList) bool { return l.members[0].gvk == c.gvk })
+	add := func(c catalogued, opts metav1.ListOptions) {
+		i := slices.IndexFunc(lists, func(l kindList) bool { return l.members[0].gvk == c.gvk && l.opts == opts })
 		if i < 0 {
 			plural, _ := meta.UnsafeGuessKindToResource(c.gvk)
-			lists = append(lists, kindList{gvr: plural})
+			lists = append(lists, kindList{gvr: plural, opts: opts})
 			i = len(lists) - 1
 		}
 		lists[i].members = append(lists[i].members, c)
 	}
-	for i := range lists {
-		l := &lists[i]
+	for _, c := range catalogue() {
 		switch {
-		case !slices.ContainsFunc(l.members, func(c catalogued) bool { return !c.labelled }):
-			l.opts = metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey}
-		case len(l.members) == 1 && !strings.Contains(l.members[0].name, render.CatalogueNamespace):
+		case c.labelled:
+			add(c, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey})
+		case !strings.Contains(c.name, render.CatalogueNamespace):
 			// A guardrail is the object of its name, labelled or not, as
 			// check judges it.
-			l.opts = metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", l.members[0].name).String()}
+			add(c, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", c.name).String()})
+		default:
+			add(c, metav1.ListOptions{})
 		}
 	}
 	return lists

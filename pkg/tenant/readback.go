@@ -8,7 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
@@ -30,7 +32,7 @@ func (b readBack) edited(obj *unstructured.Unstructured, path ...string) bool {
 // objects: one rule per setting (or group of settings on one object), in
 // the order their objects are applied.
 func readBackRules() []func(readBack) {
-	return []func(readBack){readVars, readRole, readKustomization, readConfinement}
+	return []func(readBack){readVars, readRole, readKustomization, readConfinement, readOwners, readAllowedSources}
 }
 
 // settle reads the settings out of a tenant's objects, notes which of
@@ -148,6 +150,60 @@ func readConfinement(b readBack) {
 		declared.NetworkPolicy = render.NetworkPolicyIsolate
 	}
 	b.live.Confinement, b.declared.Confinement = live, declared
+}
+
+// readOwners reads the team's people from the owners' RoleBindings, one a
+// role; the subjects someone added by hand are live, not declared.
+func readOwners(b readBack) {
+	for _, role := range render.OwnerRoles() {
+		rb := b.t.Objects.Get("RoleBinding", render.OwnerBindingName(role))
+		if rb == nil {
+			continue
+		}
+		if name, _, _ := unstructured.NestedString(rb.Object, "roleRef", "name"); name != role {
+			b.t.addInexpressible(fmt.Sprintf("RoleBinding %s: binds %s; add binds the owners of role %s by this name", rb.GetName(), name, role))
+			continue
+		}
+		var binding rbacv1.RoleBinding
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(rb.Object, &binding); err != nil {
+			b.t.addInexpressible(fmt.Sprintf("RoleBinding %s: %v", rb.GetName(), err))
+			continue
+		}
+		edited := b.edited(rb, "subjects")
+		for _, subject := range binding.Subjects {
+			owner := render.OwnerOf(subject, role)
+			b.live.Owners = append(b.live.Owners, owner)
+			if !edited {
+				b.declared.Owners = append(b.declared.Owners, owner)
+			}
+		}
+	}
+}
+
+// readAllowedSources reads the URL prefixes of the tenant's policy; a
+// confined tenant's default (its own source alone) is left unsaid, so
+// that it follows the source.
+func readAllowedSources(b readBack) {
+	cm := b.t.Objects.Get("ConfigMap", render.TenantPolicyName)
+	if cm == nil {
+		return
+	}
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	lines, restricted := data[render.PolicyAllowedSourcesKey]
+	if !restricted {
+		return
+	}
+	allowed := render.PolicyLines(lines)
+	if allowed == nil {
+		allowed = []string{}
+	}
+	if c := b.live.Confinement; c != nil && len(allowed) == 1 && c.Source.Spec != nil && c.Source.Spec["url"] == allowed[0] {
+		return
+	}
+	b.live.AllowedSources = allowed
+	if !b.edited(cm, "data", render.PolicyAllowedSourcesKey) {
+		b.declared.AllowedSources = allowed
+	}
 }
 
 // readOwnSource reads a confined tenant's own source: the fields its

@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -29,6 +30,12 @@ type Selection struct {
 	// AllByDefault makes an empty selection mean every tenant, as for
 	// list; otherwise it is an error.
 	AllByDefault bool
+	// NotMembers are the namespaces that carry Name in the tenant label
+	// but that kubectl tenant did not make the tenant's (see IsMember):
+	// --tenant-name leaves them out, and commands name them.
+	NotMembers []string
+	// Notes, when set, is told of each of NotMembers as it is found.
+	Notes io.Writer
 
 	selector labels.Selector // built by validate
 }
@@ -96,6 +103,16 @@ func (s *Selection) Validate() error {
 	reqs, _ := extra.Requirements()
 	s.selector = s.selector.Add(reqs...)
 	return nil
+}
+
+// noteNotMember tells the user of a namespace --tenant-name left out, and
+// how to name it.
+func (s *Selection) noteNotMember(ns string) {
+	s.NotMembers = append(s.NotMembers, ns)
+	if s.Notes != nil {
+		fmt.Fprintf(s.Notes, "namespace %s has label %s=%s but kubectl tenant did not make it tenant %s's: left out (name it with its namespace, or add it to the tenant with kubectl tenant add --tenant-name %s --tenant-namespace %s)\n",
+			ns, s.LabelKey, s.Name, s.Name, s.Name, ns)
+	}
 }
 
 // Each visits every selected tenant namespace as metadata (protobuf),
@@ -179,6 +196,10 @@ func selectTenants[T metav1.Object](ctx context.Context, s *Selection,
 			// The server applied the selector already; checking again keeps
 			// the guarantee local rather than trusting every server and proxy.
 			if !s.selector.Matches(labels.Set(ns.GetLabels())) || render.IsReservedNamespace(ns.GetName()) {
+				continue
+			}
+			if s.Name != "" && !IsMember(ns, s.LabelKey, s.Name) {
+				s.noteNotMember(ns.GetName())
 				continue
 			}
 			if err := visit(ns); err != nil {

@@ -29,6 +29,13 @@ type Settings struct {
 	// Filename lists many tenants, each of which starts from the flags.
 	Filename string
 
+	// The team's: its people, the sources it may use, and what differs
+	// between its namespaces.
+	Owners         []string
+	AllowSources   []string
+	NamespaceVars  []string
+	NamespacePaths []string
+
 	Confine          bool
 	Unconfine        bool
 	GitURL           string
@@ -70,6 +77,7 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Path, "path", s.Path, "Path to the per-tenant template inside the source")
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "Reconcile interval of the tenant's Kustomization")
 	fs.StringVarP(&s.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	s.addTeamFlags(fs)
 	s.addConfineFlags(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !before[f.Name] {
@@ -77,6 +85,15 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 		}
 	})
 	s.flags = fs
+}
+
+// addTeamFlags binds the flags of a team tenant's people, allowed sources
+// and namespaces.
+func (s *Settings) addTeamFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&s.Owners, "owner", nil, "One of the team's people, KIND:NAME[=ROLE] with KIND User, Group or ServiceAccount (NAMESPACE:NAME), bound in every namespace of the tenant (repeatable). ROLE is admin, edit or view; the default, "+render.DefaultOwnerRole+", deploys workloads and the team's own Flux objects but cannot change RBAC, so the platform alone decides who is in the team. Under bootstrap --lockdown owners cannot change what the platform put in the namespaces")
+	fs.StringArrayVar(&s.AllowSources, "allow-source", nil, "A URL prefix the tenant's Flux sources may fetch from, e.g. https://github.com/acme/ (repeatable); enforced for its service accounts and owners by bootstrap --lockdown's policy. A prefix ends at a path boundary. With --confine the default is the tenant's own source and nothing else")
+	fs.StringArrayVar(&s.NamespaceVars, "namespace-var", nil, "A variable for one namespace of the tenant, NAMESPACE:KEY=VALUE, over --var (repeatable)")
+	fs.StringArrayVar(&s.NamespacePaths, "namespace-path", nil, "The template path for one namespace of the tenant, NAMESPACE=PATH, e.g. payments-prod=./tenants/production (repeatable; default --path)")
 }
 
 // addConfineFlags binds the flags of a confined tenant: its own source, a
@@ -120,6 +137,12 @@ func (s *Settings) Options(o render.TenantOptions) (render.TenantOptions, error)
 	if o.Source, err = render.ParseSourceRef(s.Source); err != nil {
 		return o, err
 	}
+	if o.Owners, err = parseOwners(s.Owners); err != nil {
+		return o, err
+	}
+	if s.changed("allow-source") {
+		o.AllowedSources = s.AllowSources
+	}
 	if o.Confinement, err = s.confinement(o.Source); err != nil {
 		return o, err
 	}
@@ -145,6 +168,18 @@ func parseVars(given []string) (map[string]string, error) {
 		vars[key] = value
 	}
 	return vars, nil
+}
+
+func parseOwners(given []string) ([]render.Owner, error) {
+	var owners []render.Owner
+	for _, v := range given {
+		owner, err := render.ParseOwner(v)
+		if err != nil {
+			return nil, err
+		}
+		owners = append(owners, owner)
+	}
+	return owners, nil
 }
 
 // confinementOnly are the flags given that mean nothing without --confine.
@@ -219,13 +254,30 @@ func (s *Settings) Validate(dryRun DryRunStrategy) error {
 	return nil
 }
 
-// Tenants are the tenants to render: base alone, or every tenant the file
-// of -f lists, each with base's settings and the file's variables over
-// the flags'. stdin is read for "-f -".
-func (s *Settings) Tenants(base render.TenantOptions, stdin io.Reader) ([]render.TenantOptions, error) {
+// Tenants are the tenants to render, one render.TenantOptions for each
+// namespace: base in each of namespaces, or every tenant the file of -f
+// lists, each with base's settings and the file's over the flags'. The
+// per-namespace variables and paths of the flags go over both. stdin is
+// read for "-f -".
+func (s *Settings) Tenants(base render.TenantOptions, namespaces []string, stdin io.Reader) ([]render.TenantOptions, error) {
+	var tenants []render.TenantOptions
 	if s.Filename == "" {
-		return []render.TenantOptions{base}, nil
+		for _, ns := range namespaces {
+			t := base
+			t.Namespace = ns
+			tenants = append(tenants, t)
+		}
+	} else {
+		var err error
+		if tenants, err = s.fileTenants(base, stdin); err != nil {
+			return nil, err
+		}
 	}
+	return s.perNamespace(tenants)
+}
+
+// fileTenants reads the tenants of -f.
+func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]render.TenantOptions, error) {
 	var data []byte
 	var err error
 	if s.Filename == "-" {
@@ -240,26 +292,93 @@ func (s *Settings) Tenants(base render.TenantOptions, stdin io.Reader) ([]render
 	if err != nil {
 		return nil, fmt.Errorf("-f %s: %w", s.Filename, err)
 	}
-	tenants := make([]render.TenantOptions, len(entries))
-	for i, e := range entries {
-		t := base
-		t.Namespace, t.Name = e.Namespace, e.Name
-		t.Vars = maps.Clone(base.Vars)
-		if len(e.Vars) > 0 && t.Vars == nil {
-			t.Vars = map[string]string{}
+	var tenants []render.TenantOptions
+	for _, e := range entries {
+		team := base
+		team.Name = e.Name
+		if len(e.Owners) > 0 {
+			if team.Owners, err = parseOwners(e.Owners); err != nil {
+				return nil, fmt.Errorf("-f %s: tenant %s: %w", s.Filename, e.Name, err)
+			}
 		}
-		maps.Copy(t.Vars, e.Vars)
-		tenants[i] = t
+		if e.AllowedSources != nil {
+			team.AllowedSources = e.AllowedSources
+		}
+		for _, ns := range e.NamespaceEntries() {
+			t := team
+			t.Namespace = ns.Name
+			t.Vars = withVars(base.Vars, ns.Vars)
+			if ns.Path != "" {
+				t.Path = ns.Path
+			}
+			tenants = append(tenants, t)
+		}
 	}
 	return tenants, nil
 }
 
+// perNamespace applies --namespace-var and --namespace-path, each to a
+// namespace among the tenants'.
+func (s *Settings) perNamespace(tenants []render.TenantOptions) ([]render.TenantOptions, error) {
+	index := make(map[string]int, len(tenants))
+	for i, t := range tenants {
+		index[t.Namespace] = i
+	}
+	find := func(flag, value, ns string) (*render.TenantOptions, error) {
+		i, ok := index[ns]
+		if !ok {
+			return nil, fmt.Errorf("invalid --%s %q: %q is not one of the tenant's namespaces", flag, value, ns)
+		}
+		return &tenants[i], nil
+	}
+	for _, v := range s.NamespaceVars {
+		ns, kv, ok := strings.Cut(v, ":")
+		if !ok {
+			return nil, fmt.Errorf("invalid --namespace-var %q: must be NAMESPACE:KEY=VALUE", v)
+		}
+		t, err := find("namespace-var", v, ns)
+		if err != nil {
+			return nil, err
+		}
+		key, value, err := render.ParseVar(kv)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --namespace-var %q: %w", v, err)
+		}
+		t.Vars = withVars(t.Vars, map[string]string{key: value})
+	}
+	for _, v := range s.NamespacePaths {
+		ns, path, ok := strings.Cut(v, "=")
+		if !ok || path == "" {
+			return nil, fmt.Errorf("invalid --namespace-path %q: must be NAMESPACE=PATH", v)
+		}
+		t, err := find("namespace-path", v, ns)
+		if err != nil {
+			return nil, err
+		}
+		t.Path = path
+	}
+	return tenants, nil
+}
+
+// withVars is base's variables with over's over them, in a map of its own.
+func withVars(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return nil
+	}
+	vars := maps.Clone(base)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	maps.Copy(vars, over)
+	return vars
+}
+
 // ValidateTenants checks every tenant's options, naming the file's entry.
 func (s *Settings) ValidateTenants(tenants []render.TenantOptions) error {
-	for i, t := range tenants {
+	for _, t := range tenants {
 		if err := t.Validate(); err != nil {
 			if s.Filename != "" {
-				return fmt.Errorf("-f %s: tenant %d (%s): %w", s.Filename, i+1, t.Namespace, err)
+				return fmt.Errorf("-f %s: tenant %s (namespace %s): %w", s.Filename, t.Name, t.Namespace, err)
 			}
 			return err
 		}
