@@ -68,6 +68,9 @@ a namespace of the cluster or of Flux.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")
 	addNameFlags(cmd, o.Selection, configFlags)
+	// Named once the outcome is known: in the error when nothing else is
+	// the tenant's.
+	o.Selection.Notes = nil
 	f.BoolVar(&o.Wait, "wait", false, "Wait until the namespace is gone")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	addDryRunFlag(cmd, &o.DryRun)
@@ -182,9 +185,14 @@ func (o *DeleteOptions) findTenant(ctx context.Context, c *tenant.Clients) ([]*u
 	if err != nil {
 		return nil, err
 	}
+	if len(matches) > 0 {
+		for _, ns := range o.Selection.NotMembers {
+			fmt.Fprintln(o.ErrOut, o.Selection.NotMemberNote(ns))
+		}
+	}
 	if len(matches) == 0 {
 		if len(o.Selection.NotMembers) > 0 {
-			return nil, fmt.Errorf("tenant not found: no namespace is tenant %s's by kubectl tenant (%s only carry its label); delete one with --tenant-namespace", o.Selection.Name, strings.Join(o.Selection.NotMembers, ", "))
+			return nil, fmt.Errorf("tenant not found: kubectl tenant made no namespace tenant %s's; labelled by hand only: %s (delete one with --tenant-namespace)", o.Selection.Name, strings.Join(o.Selection.NotMembers, ", "))
 		}
 		return nil, fmt.Errorf("tenant not found: no namespace has label %s=%s", o.Selection.LabelKey, o.Selection.Name)
 	}

@@ -105,14 +105,19 @@ func (s *Selection) Validate() error {
 	return nil
 }
 
-// noteNotMember tells the user of a namespace --tenant-name left out, and
-// how to name it.
+// noteNotMember records a namespace --tenant-name left out, and tells
+// Notes of it.
 func (s *Selection) noteNotMember(ns string) {
 	s.NotMembers = append(s.NotMembers, ns)
 	if s.Notes != nil {
-		fmt.Fprintf(s.Notes, "namespace %s has label %s=%s but kubectl tenant did not make it tenant %s's: left out (name it with its namespace, or add it to the tenant with kubectl tenant add --tenant-name %s --tenant-namespace %s)\n",
-			ns, s.LabelKey, s.Name, s.Name, s.Name, ns)
+		fmt.Fprintln(s.Notes, s.NotMemberNote(ns))
 	}
+}
+
+// NotMemberNote says why a namespace was left out, and how to name it.
+func (s *Selection) NotMemberNote(ns string) string {
+	return fmt.Sprintf("namespace %s has label %s=%s but kubectl tenant did not make it tenant %s's: left out (name it with its namespace, or add it to the tenant with kubectl tenant add --tenant-name %s --tenant-namespace %s)",
+		ns, s.LabelKey, s.Name, s.Name, s.Name, ns)
 }
 
 // Each visits every selected tenant namespace as metadata (protobuf),

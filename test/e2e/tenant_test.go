@@ -235,7 +235,14 @@ func lifecycleDelete(e stepEnv) {
 
 	e.mustRun("add", "twin-a", "twin")
 	e.mustRun("add", "twin-b", "twin")
-	e.mustFail(`tenant "twin" matches 2 namespaces (twin-a, twin-b)`, "delete", "--tenant-name", "twin")
+	// A namespace labelled by hand with the tenant's name is not the
+	// tenant's: --tenant-name names it and leaves it alone.
+	e.createNamespace("twin-by-hand", map[string]string{render.DefaultTenantLabelKey: "twin"})
+	planned := e.run("delete", "--tenant-name", "twin", "--dry-run=server")
+	wantPlan := "tenant twin has 2 namespaces: twin-a, twin-b\nnamespace/twin-a deleted (server dry run)\nnamespace/twin-b deleted (server dry run)\n"
+	if planned.exitCode != 0 || planned.stdout != wantPlan || !strings.Contains(planned.stderr, "namespace twin-by-hand has label") {
+		t.Errorf("delete --tenant-name twin --dry-run=server: exit %d, stdout %q (want %q), stderr %q", planned.exitCode, planned.stdout, wantPlan, planned.stderr)
+	}
 	e.mustRun("delete", "--tenant-name", "twin", "--tenant-namespace", "twin-a", "--dry-run=server")
 	if out := e.mustRun("delete", "twin-a", "--dry-run=client"); out != "namespace/twin-a deleted (dry run)\n" {
 		t.Errorf("delete --dry-run=client printed %q", out)
@@ -252,6 +259,9 @@ func lifecycleDelete(e stepEnv) {
 	e.assertAbsent(namespaceGVR, "", "twin-a")
 	e.mustRun("delete", "--tenant-name", "twin", "--wait")
 	e.assertAbsent(namespaceGVR, "", "twin-b")
+	e.mustGet(namespaceGVR, "", "twin-by-hand")
+	e.mustFail("tenant not found: kubectl tenant made no namespace tenant twin's; labelled by hand only: twin-by-hand", "delete", "--tenant-name", "twin")
+	e.mustGet(namespaceGVR, "", "twin-by-hand")
 	e.mustRun("delete", "legacy", "--wait")
 	e.assertAbsent(namespaceGVR, "", "legacy")
 }
