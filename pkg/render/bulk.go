@@ -40,6 +40,10 @@ func (n *NamespaceEntry) UnmarshalJSON(data []byte) error {
 		*n = NamespaceEntry{Name: name}
 		return nil
 	}
+	if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 || trimmed[0] != '{' {
+		// YAML reads an unquoted y, no or 1 as a boolean or a number.
+		return fmt.Errorf("namespace %s is not a name or {name, vars, path}: quote it", trimmed)
+	}
 	type plain NamespaceEntry
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -55,3 +55,32 @@ func TestParseTenantListRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTeamTenantList(t *testing.T) {
+	entries, err := ParseTenantList([]byte(`- name: payments
+  namespaces: [payments-dev, {name: payments-prod, path: ./prod, vars: {STAGE: prod}}]
+  owners: ["User:alice=admin"]
+  allowedSources: ["https://github.com/acme/"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := entries[0].NamespaceEntries()
+	want := []NamespaceEntry{{Name: "payments-dev"}, {Name: "payments-prod", Path: "./prod", Vars: map[string]string{"STAGE": "prod"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("namespaces = %+v, want %+v", got, want)
+	}
+	for name, tc := range map[string]struct{ file, want string }{
+		"namespace under two tenants": {"- {name: a, namespaces: [ns-x, ns-y]}\n- {name: b, namespaces: [ns-y]}\n", `tenant 2 (b): namespace "ns-y" is listed twice (first as tenant 1)`},
+		"both forms":                  {"- {name: a, namespace: ns-x, namespaces: [ns-y]}\n", "give either namespace (with vars) or namespaces"},
+		"unknown namespace field":     {"- {name: a, namespaces: [{name: x, paht: ./x}]}\n", `unknown field "paht"`},
+		"unquoted yes":                {"- {name: a, namespaces: [yes]}\n", "namespace true is not a name or {name, vars, path}: quote it"},
+		"owner without kind":          {"- {name: a, namespaces: [x], owners: [alice]}\n", `tenant 1 (a): invalid --owner "alice"`},
+		"empty allowed source":        {"- {name: a, namespaces: [x], allowedSources: ['']}\n", `tenant 1 (a): invalid --allow-source ""`},
+	} {
+		_, err := ParseTenantList([]byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
+	}
+}

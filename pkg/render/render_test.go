@@ -48,6 +48,19 @@ func guardedOptions() TenantOptions {
 	return o
 }
 
+// teamOptions are one namespace of an unconfined team tenant with owners
+// of two roles and an allow-list of sources.
+func teamOptions() TenantOptions {
+	o := sampleOptions()
+	o.Owners = []Owner{
+		{Kind: "User", Name: "alice@example.com", Role: "admin"},
+		{Kind: "Group", Name: "payments", Role: "edit"},
+		{Kind: "ServiceAccount", Name: "ci:deployer", Role: "edit"},
+	}
+	o.AllowedSources = []string{"https://github.com/acme/", "oci://ghcr.io/acme/"}
+	return o
+}
+
 func renderYAML(t *testing.T, o TenantOptions) []byte {
 	t.Helper()
 	tenant, err := RenderTenant(o)
@@ -82,6 +95,7 @@ func TestRenderTenantGolden(t *testing.T) {
 		"tenant-confined.yaml":       confinedOptions(),
 		"tenant-guarded.yaml":        guardedOptions(),
 		"tenant-custom.yaml":         custom,
+		"tenant-team.yaml":           teamOptions(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			golden.Assert(t, name, renderYAML(t, o))

@@ -84,7 +84,31 @@ func Diff(ctx context.Context, a *Applier, t *Tenant, desired []*unstructured.Un
 		}
 		out = append(out, ObjectDiff{Name: diffFileName(want), Live: liveView, Desired: desiredView})
 	}
-	return out, nil
+	return append(out, handMade(t, desired)...), nil
+}
+
+// handMade are the tenant's objects that stand where a setting puts one
+// (an owners' RoleBinding, say) but that the desired render leaves out and
+// that no declarer wrote: made by hand, they show as removed, as a
+// hand-edited variable does.
+func handMade(t *Tenant, desired []*unstructured.Unstructured) []ObjectDiff {
+	var out []ObjectDiff
+	for _, got := range t.Objects.All() {
+		owners := t.OwnersOf(got)
+		if got == t.Objects.Namespace || FindObject(desired, got) != nil || HasDeclarer(owners) || !t.declaredAnywhere {
+			continue
+		}
+		var paths []FieldPath
+		for _, o := range owners {
+			for _, p := range o.Leaves() {
+				if !IsFluxBookkeeping(p) && !containsPath(paths, p) {
+					paths = append(paths, p)
+				}
+			}
+		}
+		out = append(out, ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, paths)})
+	}
+	return out
 }
 
 func containsPath(paths []FieldPath, p FieldPath) bool {

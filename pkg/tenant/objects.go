@@ -228,10 +228,17 @@ func kindLists() []kindList {
 		lists[i].members = append(lists[i].members, c)
 	}
 	for _, c := range catalogue() {
+		fixed := !strings.Contains(c.name, render.CatalogueNamespace)
 		switch {
+		case c.labelled && !c.always && fixed:
+			// A setting's object (an owners' binding, say) made by hand
+			// under its name lacks the label: listed by name too, it is
+			// found as the hand edit it is, without a GET per tenant.
+			add(c, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey})
+			add(c, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", c.name).String()})
 		case c.labelled:
 			add(c, metav1.ListOptions{LabelSelector: render.FluxTenantLabelKey})
-		case !strings.Contains(c.name, render.CatalogueNamespace):
+		case fixed:
 			// A guardrail is the object of its name, labelled or not, as
 			// check judges it.
 			add(c, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", c.name).String()})
