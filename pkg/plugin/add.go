@@ -32,6 +32,13 @@ const addExample = `  # Add tenant "sometenant" in namespace foo: its namespace,
   # Confine the tenant: Flux applies its manifests as the tenant's ServiceAccount
   kubectl tenant add foo sometenant --confine --var REGION=eu-west-1
 
+  # A team: two namespaces, its people, a production overlay
+  kubectl tenant add --tenant-name payments --tenant-namespace payments-dev --tenant-namespace payments-prod \
+    --owner Group:payments --owner User:alice@example.com=admin --namespace-path payments-prod=./tenants/production
+
+  # Take a namespace away from the team (only one kubectl tenant made the team's)
+  kubectl tenant add --tenant-name payments --remove-namespace payments-qa
+
   # Many tenants from a file of "namespace,name[,KEY=VALUE...]" lines (or a YAML list)
   kubectl tenant add -f tenants.csv --concurrency 16
 
@@ -95,7 +102,12 @@ the per-tenant template into the namespace with post-build substitutions.
 The objects are server-side applied (field manager kubectl-tenant) in that order, so
 running the same command again changes nothing. An existing namespace is refused
 unless it already belongs to this tenant, or --adopt is given and it belongs to no
-tenant.`,
+tenant.
+
+A tenant may be a team: repeat --tenant-namespace for several namespaces (each gets
+what a one-namespace tenant gets; --namespace-var and --namespace-path tell them apart),
+bind its people with --owner, and limit the URLs its sources may fetch from with
+--allow-source. --remove-namespace deletes a namespace of the tenant.`,
 		Example: addExample,
 		Args:    cobra.MaximumNArgs(2),
 		// A new namespace has nothing to complete from.

@@ -99,8 +99,9 @@ nothing.`,
 // policy name, so that the help cannot fall behind them.
 func lockdownUsage() string {
 	return fmt.Sprintf("Run kustomize-controller with Flux's lockdown flags %s (any other Flux controller installed with those it takes) "+
-		"and install the guardrail ValidatingAdmissionPolicy %s, so that tenants are confined to their RBAC; tenants must then be added with --confine",
-		strings.Join(render.LockdownArgs("kustomize-controller"), " "), render.GuardrailPolicyName)
+		"and install the ValidatingAdmissionPolicies %s (the tenant's robots may not change the platform's objects) and %s (nor may its owners, and their sources fetch only from the tenant's allowed URLs), "+
+		"so that tenants are confined to their RBAC; tenants must then be added with --confine",
+		strings.Join(render.LockdownArgs("kustomize-controller"), " "), render.GuardrailPolicyName, render.OwnersPolicyName)
 }
 
 // Complete fills in the git URL from the current checkout, as the demo
