@@ -43,6 +43,21 @@ func Catalogue() []*unstructured.Unstructured {
 		o.Owners = append(o.Owners, Owner{Kind: "User", Name: "catalogue-" + role, Role: role})
 	}
 	o.AllowedSources = []string{"https://git.example.com/"}
+	return mustRender(o)
+}
+
+// PlainCatalogue renders the catalogue's tenant with no setting beyond
+// its name: the objects every tenant has, so that readers can tell an
+// object a setting adds from one that is always there.
+func PlainCatalogue() []*unstructured.Unstructured {
+	o := DefaultTenantOptions()
+	o.Namespace, o.Name = CatalogueNamespace, CatalogueNamespace
+	return mustRender(o)
+}
+
+// mustRender renders a catalogue tenant, which is fixed: one that fails
+// to render is a bug in render itself.
+func mustRender(o TenantOptions) []*unstructured.Unstructured {
 	t, err := RenderTenant(o)
 	if err != nil {
 		panic("render: the catalogue tenant does not render: " + err.Error())

@@ -150,21 +150,8 @@ func applyRank(kind string) int {
 // same every time, and All sorts by it. Its objects are only read.
 var catalogueObjects = sync.OnceValue(render.Catalogue)
 
-// plainCatalogueTenant renders the catalogue's tenant with no setting
-// beyond its name: the objects every tenant has.
-var plainCatalogueTenant = sync.OnceValue(func() []*unstructured.Unstructured {
-	o := render.DefaultTenantOptions()
-	o.Namespace, o.Name = render.CatalogueNamespace, render.CatalogueNamespace
-	t, err := render.RenderTenant(o)
-	if err != nil {
-		panic("tenant: the plain catalogue tenant does not render: " + err.Error())
-	}
-	objs, err := t.Unstructured()
-	if err != nil {
-		panic("tenant: the plain catalogue tenant does not render: " + err.Error())
-	}
-	return objs
-})
+// plainCatalogueTenant is render.PlainCatalogue, once per process.
+var plainCatalogueTenant = sync.OnceValue(render.PlainCatalogue)
 
 // catalogued is one object render makes for a tenant, as the reader looks
 // for it: by kind and by a name made from the tenant's namespace.
