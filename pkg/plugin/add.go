@@ -128,6 +128,7 @@ bind its people with --owner, and limit the URLs its sources may fetch from with
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the tenants to be Ready, and add for a converted tenant's own source to be Ready and for a new ResourceQuota to be counted")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
+	o.outputFlags.addSecretsFlag(cmd)
 	return cmd
 }
 

@@ -92,6 +92,7 @@ nothing.`,
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
+	o.outputFlags.addSecretsFlag(cmd)
 	return cmd
 }
 

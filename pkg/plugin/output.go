@@ -29,6 +29,9 @@ type outputFlags struct {
 	// table is set for commands whose default output is a table.
 	table     bool
 	noHeaders bool
+	// showSecrets prints Secrets' values; see withholdSecrets.
+	showSecrets bool
+	errOut      io.Writer
 }
 
 // newObjectOutputFlags is for commands that write objects; operation is
@@ -44,10 +47,16 @@ func newTableOutputFlags() *outputFlags {
 
 func (f *outputFlags) addFlags(cmd *cobra.Command) {
 	f.print.AddFlags(cmd)
+	f.errOut = commandErr{cmd}
 	if f.table {
 		cmd.Flags().Lookup("output").Usage = fmt.Sprintf("Output format. One of: (%s).", strings.Join(f.allowedFormats(), ", "))
 		cmd.Flags().BoolVar(&f.noHeaders, "no-headers", false, "Print the table without its header")
 	}
+}
+
+// addSecretsFlag lets a command that may write a Secret print its values.
+func (f *outputFlags) addSecretsFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.showSecrets, "show-secrets", false, "Print Secrets (git credentials) with -o yaml, json or a template; without it they are left out of that output, which is meant for git, and named on stderr")
 }
 
 // addReportFlags is addFlags for a command that prints one report of its
@@ -109,8 +118,29 @@ func (f *outputFlags) toOutput(dryRun tenant.DryRunStrategy) (*output, error) {
 			return nil, err
 		}
 	}
+	if !f.showSecrets && format != "name" {
+		printer = &withholdSecrets{Delegate: printer, notes: f.errOut}
+	}
 	out.printer = printer
 	return out, nil
+}
+
+// withholdSecrets prints every object but a Secret, which it names on
+// stderr: output meant for git must not carry a private key, password or
+// token unless the user asked for it with --show-secrets.
+type withholdSecrets struct {
+	Delegate printers.ResourcePrinter
+	notes    io.Writer
+}
+
+func (p *withholdSecrets) PrintObj(obj runtime.Object, w io.Writer) error {
+	if u, ok := obj.(*unstructured.Unstructured); ok && u.GetKind() == "Secret" && u.GetAPIVersion() == "v1" {
+		if p.notes != nil {
+			fmt.Fprintf(p.notes, "Secret %s/%s holds credentials: not printed (pass --show-secrets to print it; keep it out of git, or seal it with SOPS)\n", u.GetNamespace(), u.GetName())
+		}
+		return nil
+	}
+	return p.Delegate.PrintObj(obj, w)
 }
 
 // toReportOutput is toOutput for a command that prints one report: only

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -76,6 +78,13 @@ type BootstrapOptions struct {
 	IgnorePaths []string
 	SourceName  string
 	Interval    time.Duration
+	// SecretRef names an existing Secret in flux-system that the shared
+	// source authenticates with; Credentials, instead, are rendered into
+	// the Secret BootstrapSecretName.
+	SecretRef   string
+	Credentials *GitCredentials
+	// AllowInsecureHTTP lets a password or token go over plain http://.
+	AllowInsecureHTTP bool
 }
 
 // DefaultBootstrapOptions returns the demo's choices.
@@ -116,7 +125,10 @@ func (o BootstrapOptions) Validate() error {
 	}
 	u, err := url.Parse(o.GitURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ssh") || u.Host == "" {
-		return fmt.Errorf("invalid --git-url %q: must be an http, https or ssh URL (for example https://github.com/org/repo)", o.GitURL)
+		return fmt.Errorf("invalid --git-url %q: must be an http, https or ssh URL (for example https://github.com/org/repo)", redactURL(o.GitURL))
+	}
+	if err := o.validateCredentials(); err != nil {
+		return err
 	}
 	if o.Branch == "" || strings.ContainsAny(o.Branch, " \n\t~^:?*[\\") {
 		return fmt.Errorf("invalid --branch %q: must be a git branch name", o.Branch)
@@ -131,6 +143,23 @@ func (o BootstrapOptions) Validate() error {
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
+	}
+	return nil
+}
+
+// validateCredentials checks the shared source's credentials against its
+// URL: one way to give them, and none over plain HTTP unless allowed.
+func (o BootstrapOptions) validateCredentials() error {
+	if o.SecretRef != "" {
+		if errs := validation.IsDNS1123Subdomain(o.SecretRef); len(errs) > 0 {
+			return fmt.Errorf("invalid --secret-ref %q: %s", o.SecretRef, strings.Join(errs, "; "))
+		}
+		if len(o.Credentials.SecretData()) > 0 {
+			return fmt.Errorf("--secret-ref %s names a Secret that holds the credentials: give no key, password or token with it", o.SecretRef)
+		}
+	}
+	if err := o.Credentials.Validate(o.GitURL, o.AllowInsecureHTTP); err != nil {
+		return fmt.Errorf("invalid credentials for --git-url: %w", err)
 	}
 	return nil
 }
@@ -156,7 +185,9 @@ func (o BootstrapOptions) InstallOptions() install.Options {
 type Bootstrap struct {
 	Install []*unstructured.Unstructured
 	// Guardrails are the guardrail policy and its binding, with Lockdown.
-	Guardrails    []*unstructured.Unstructured
+	Guardrails []*unstructured.Unstructured
+	// Secret holds the shared source's credentials, when given as values.
+	Secret        *corev1.Secret
 	GitRepository *sourcev1.GitRepository
 }
 
@@ -189,7 +220,7 @@ func RenderBootstrap(o BootstrapOptions, installManifests []byte) (*Bootstrap, e
 		joined := strings.Join(o.IgnorePaths, "\n")
 		ignore = &joined
 	}
-	return &Bootstrap{
+	b := &Bootstrap{
 		Install:    installObjs,
 		Guardrails: guardrails,
 		GitRepository: &sourcev1.GitRepository{
@@ -202,7 +233,30 @@ func RenderBootstrap(o BootstrapOptions, installManifests []byte) (*Bootstrap, e
 				Ignore:    ignore,
 			},
 		},
-	}, nil
+	}
+	b.authenticate(o)
+	return b, nil
+}
+
+// authenticate points the shared source at its credentials: the Secret
+// named by SecretRef, or one rendered from Credentials.
+func (b *Bootstrap) authenticate(o BootstrapOptions) {
+	name := o.SecretRef
+	if data := o.Credentials.SecretData(); len(data) > 0 {
+		name = BootstrapSecretName
+		b.Secret = &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: FluxNamespace},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
+		}
+	}
+	if name != "" {
+		b.GitRepository.Spec.SecretRef = &meta.LocalObjectReference{Name: name}
+	}
+	if o.Credentials != nil && o.Credentials.GitHubApp != nil {
+		b.GitRepository.Spec.Provider = GitHubProvider
+	}
 }
 
 // Unstructured returns everything in apply order, the GitRepository last.
@@ -214,7 +268,15 @@ func (b *Bootstrap) Unstructured() ([]*unstructured.Unstructured, error) {
 	if err := unstructured.SetNestedField(repo.Object, ShortDuration(b.GitRepository.Spec.Interval.Duration), "spec", "interval"); err != nil {
 		return nil, err
 	}
-	return slices.Concat(b.Install, b.Guardrails, []*unstructured.Unstructured{repo}), nil
+	var secret []*unstructured.Unstructured
+	if b.Secret != nil {
+		u, err := ToUnstructured(b.Secret)
+		if err != nil {
+			return nil, err
+		}
+		secret = append(secret, u)
+	}
+	return slices.Concat(b.Install, b.Guardrails, secret, []*unstructured.Unstructured{repo}), nil
 }
 
 func renderFluxInstall(o BootstrapOptions, manifests []byte) ([]*unstructured.Unstructured, error) {
