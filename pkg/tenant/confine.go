@@ -184,17 +184,7 @@ const sourceReadyPollInterval = time.Second
 // tenant without a source to build from.
 func WaitSourceReady(ctx context.Context, a *Applier, t render.TenantOptions, timeout time.Duration) error {
 	src := t.Confinement.Source
-	gvr := SourceResource(src.Kind)
-	var message string
-	err := wait.PollUntilContextTimeout(ctx, sourceReadyPollInterval, timeout, true, func(ctx context.Context) (bool, error) {
-		live, err := a.Client.Resource(gvr).Namespace(t.Namespace).Get(ctx, src.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		var ready bool
-		ready, message = ReadyCondition(live)
-		return ready, nil
-	})
+	message, err := WaitObjectReady(ctx, a.Client, SourceResource(src.Kind), t.Namespace, src.Name, timeout)
 	if err != nil {
 		return fmt.Errorf("the tenant's own source %s %s/%s is not Ready after %s (%s); its Kustomization still builds from %s: fix the source and run add again", src.Kind, t.Namespace, src.Name, timeout, message, t.Source)
 	}

@@ -1,0 +1,69 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+)
+
+// SourceFix says, for a Flux source's not-Ready message, what to do about
+// it when the cause is its credentials: the fix, or "" for any other
+// cause. secret names the Secret the source reads ("" for none).
+func SourceFix(message, secret string) string {
+	m := strings.ToLower(message)
+	where := "the source's Secret"
+	if secret != "" {
+		where = "Secret " + secret
+	}
+	switch {
+	case strings.Contains(m, "knownhosts: key mismatch") || strings.Contains(m, "knownhosts: key is unknown") || strings.Contains(m, "host key mismatch"):
+		return "the git server's host key is not the one in known_hosts of " + where + ": check the server, then give its key with --known-hosts FILE"
+	case strings.Contains(m, "unable to authenticate") || strings.Contains(m, "no supported methods remain") || strings.Contains(m, "permission denied (publickey)"):
+		return "the git server does not accept the SSH key in " + where + ": add its public key (identity.pub) as a read-only deploy key, or give --private-key-file"
+	case strings.Contains(m, "authentication required") || strings.Contains(m, "authorization failed") || strings.Contains(m, "401") || strings.Contains(m, "403 forbidden") || strings.Contains(m, "invalid username or password"):
+		if secret == "" {
+			return "the git server asks for credentials: give --username with --password-file (or --password-stdin), a bearer token, an SSH key or --secret-ref"
+		}
+		return "the git server refused the credentials in " + where + ": check --username and the password or token, and run again"
+	case strings.Contains(m, "x509:") || strings.Contains(m, "certificate signed by unknown authority"):
+		return "the git server's certificate is not trusted: give its CA with --ca-file"
+	case strings.Contains(m, "secrets \"") && strings.Contains(m, "not found"):
+		return where + " does not exist: create it, or fix --secret-ref"
+	}
+	return ""
+}
+
+// WaitObjectReady waits until the Flux object is Ready for its current
+// generation and returns its last Ready message either way.
+func WaitObjectReady(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, namespace, name string, timeout time.Duration) (string, error) {
+	var message string
+	err := wait.PollUntilContextTimeout(ctx, sourceReadyPollInterval, timeout, true, func(ctx context.Context) (bool, error) {
+		live, err := client.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		var ready bool
+		ready, message = ReadyCondition(live)
+		return ready, nil
+	})
+	if err != nil && message == "" {
+		message = err.Error()
+	}
+	return message, err
+}
+
+// SourceNotReady is the one line that says a source is not Ready, with
+// Flux's reason and, when the cause is its credentials, the fix.
+func SourceNotReady(kind, namespace, name, secret, message string, timeout time.Duration) error {
+	line := fmt.Sprintf("%s %s/%s is not Ready after %s: %s", kind, namespace, name, timeout, OneLine(message))
+	if fix := SourceFix(message, secret); fix != "" {
+		line += " (" + fix + ")"
+	}
+	return fmt.Errorf("%s", line)
+}
