@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,11 +113,11 @@ func (b *bench) teamObjects(file string, run *teamRun) ([]byte, error) {
 	return yaml, nil
 }
 
-// teamBaseline applies round's team file with ssabaseline, at the
-// plugin's concurrency and client rate (25 QPS per worker, burst twice
-// that), one namespace's objects per work item.
-func (b *bench) teamBaseline(round int) (teamRun, error) {
-	run := teamRun{prefix: fmt.Sprintf("tb%d", round), manager: baselineManager}
+// teamBaseline applies a team file of namespaces prefix-... with
+// ssabaseline, at the plugin's concurrency and client rate (25 QPS per
+// worker, burst twice that), one namespace's objects per work item.
+func (b *bench) teamBaseline(prefix string) (teamRun, error) {
+	run := teamRun{prefix: prefix, manager: baselineManager}
 	file, err := b.teamFile(run.prefix)
 	if err != nil {
 		return run, err
@@ -134,10 +136,11 @@ func (b *bench) teamBaseline(round int) (teamRun, error) {
 	return run, err
 }
 
-// teamPlugin adds round's team file with `add -f` at cfg.concurrency; its
-// -o name output must name every object of the dry run.
-func (b *bench) teamPlugin(round int) (teamRun, error) {
-	run := teamRun{prefix: fmt.Sprintf("ta%d", round), manager: tenant.FieldManager}
+// teamPlugin adds a team file of namespaces prefix-... with `add -f` at
+// cfg.concurrency; its -o name output must name every object of the dry
+// run.
+func (b *bench) teamPlugin(prefix string) (teamRun, error) {
+	run := teamRun{prefix: prefix, manager: tenant.FieldManager}
 	file, err := b.teamFile(run.prefix)
 	if err != nil {
 		return run, err
@@ -171,14 +174,20 @@ func (b *bench) teamPlugin(round int) (teamRun, error) {
 // exactly the objects of the dry run, kind by kind, so that the two did
 // the same work.
 func (b *bench) teamAdd() error {
+	// Namespaces new to the cluster on every invocation, so that a step
+	// run again (-only teamAdd) times adds, not re-applies: ta0x1y2z-...
+	tag := strconv.FormatInt(time.Now().Unix()%(36*36*36*36), 36)
 	var plugin, baseline []teamRun
 	for round := 0; round < b.cfg.teamRounds; round++ {
-		sides := []func(int) (teamRun, error){b.teamBaseline, b.teamPlugin}
+		sides := []struct {
+			letter string
+			run    func(prefix string) (teamRun, error)
+		}{{"b", b.teamBaseline}, {"a", b.teamPlugin}}
 		if round%2 == 1 {
 			slices.Reverse(sides)
 		}
 		for _, side := range sides {
-			run, err := side(round)
+			run, err := side.run(fmt.Sprintf("t%s%d%s", side.letter, round, tag))
 			if err != nil {
 				return err
 			}
