@@ -3,10 +3,12 @@
 # measures start-up, size and offline rendering on a quiet machine, starts a
 # local cluster (etcd, kube-apiserver, kube-controller-manager) and measures
 # add, bulk add, list, delete, check, describe against check, diff and export
-# against it, runs the Go render benchmarks, and prints one table.
+# against it, and last the bulk add of team tenants (issue 19), runs the Go
+# render benchmarks, and prints one table.
 # BENCH_SCALE=small for a quick run (about 3 minutes).
 #
-#   BENCH_SCALE=full|small   default full: 1000-tenant bulk adds, 10,000 tenants listed
+#   BENCH_SCALE=full|small   default full: 1000-tenant bulk adds, 10,000 tenants listed,
+#                            300 team tenants of 3 namespaces (small: 50)
 #   BENCH_OUT=FILE           also write the table there
 #   KEEP_WORK=1              keep the scratch directory (logs, tenant files)
 set -euo pipefail
@@ -20,8 +22,8 @@ export GOPROXY="${BENCH_GOPROXY:-https://proxy.golang.org}"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 case "${BENCH_SCALE:-full}" in
-  small) args=(-bulk 100 -scale 600 -deletes 20 -runs 10); benchtime=200ms ;;
-  full)  args=(-bulk 1000 -scale 10000 -deletes 100 -runs 30); benchtime=1s ;;
+  small) args=(-bulk 100 -scale 600 -deletes 20 -runs 10 -teams 50); benchtime=200ms ;;
+  full)  args=(-bulk 1000 -scale 10000 -deletes 100 -runs 30 -teams 300); benchtime=1s ;;
   *) echo "BENCH_SCALE must be small or full" >&2; exit 2 ;;
 esac
 
@@ -112,7 +114,7 @@ export "$(cat "${WORK}/ready")"
 HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/${FLUX_VERSION}" \
   --git-url https://git.example.com/tenants.git >/dev/null
 
-echo "==> cluster: add, bulk add, list, delete, check, describe, diff, export ($(uptime))" >&2
+echo "==> cluster: add, bulk add, list, delete, check, describe, diff, export, team add ($(uptime))" >&2
 mkdir -p "${WORK}/cluster"
 "${WORK}/benchrun" -phase cluster -work "${WORK}/cluster" -listprobe "${WORK}/listprobe" "${common[@]}"
 

@@ -23,6 +23,8 @@ type config struct {
 	plugin, pluginFull, kubectl, yq, baseline, timeBin string
 	bulk, scale, deletes, concurrency, runs            int
 	rows, work, floor, listprobe                       string
+	// teams, teamNamespaces, teamRounds: the team tenants' add (issue 19).
+	teams, teamNamespaces, teamRounds int
 }
 
 type bench struct {
@@ -50,6 +52,9 @@ func main() {
 	flag.IntVar(&cfg.scale, "scale", 10000, "tenants in the cluster for the list benchmark")
 	flag.IntVar(&cfg.deletes, "deletes", 100, "tenants deleted in the delete benchmark")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "workers for the bulk adds, plugin and baseline alike")
+	flag.IntVar(&cfg.teams, "teams", 300, "team tenants per add -f of the team row")
+	flag.IntVar(&cfg.teamNamespaces, "team-namespaces", 3, "namespaces per team tenant")
+	flag.IntVar(&cfg.teamRounds, "team-rounds", 3, "timed adds of the team row, each side; the median is reported")
 	flag.IntVar(&cfg.runs, "runs", 20, "repetitions of each short measurement; the median is reported")
 	flag.StringVar(&cfg.rows, "rows", "", "file the table rows are appended to")
 	flag.StringVar(&cfg.work, "work", "", "scratch directory")
@@ -109,10 +114,12 @@ func run(cfg config, phase, only string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale", "describeAtScale"}
+		// teamAdd runs last, so that its thousands of namespaces change no
+		// earlier row.
+		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale", "describeAtScale", "teamAdd"}
 		steps = map[string]func() error{"addLive": b.addLive, "bulkAdd": b.bulkAdd, "listAtScale": b.listAtScale,
 			"deleteMany": b.deleteMany, "checkAtScale": b.checkAtScale, "describeAtScale": b.describeAtScale,
-			"diffExportAtScale": b.diffExportAtScale}
+			"diffExportAtScale": b.diffExportAtScale, "teamAdd": b.teamAdd}
 	}
 	if only != "" {
 		order = strings.Split(only, ",")

@@ -15,10 +15,13 @@ import (
 	"time"
 )
 
-// sample is one process run: wall time and peak RSS.
+// sample is one process run: wall time, peak RSS and CPU time.
 type sample struct {
 	wall time.Duration
-	rss  int64 // KiB, from GET time -f %M
+	rss  int64 // KiB, from GNU time -f %M
+	// cpu is user plus system time (GNU time %U %S): what the client
+	// itself costs when its wall time is set by the server or a rate limit.
+	cpu time.Duration
 }
 
 // exec runs a command under GNU time and returns its wall time (measured
@@ -37,7 +40,7 @@ func (b *bench) execStatus(stdin []byte, env []string, withRSS bool, ok []int, n
 	rssFile := filepath.Join(b.cfg.work, "rss")
 	argv := append([]string{name}, args...)
 	if withRSS {
-		argv = append([]string{b.cfg.timeBin, "-f", "%M", "-o", rssFile}, argv...)
+		argv = append([]string{b.cfg.timeBin, "-f", "%M %U %S", "-o", rssFile}, argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), append([]string{"HOME=" + b.home, "KUBECONFIG=" + b.kubeconfig}, env...)...)
@@ -61,15 +64,32 @@ func (b *bench) execStatus(stdin []byte, env []string, withRSS bool, ok []int, n
 		if err != nil {
 			return s, nil, err
 		}
-		lines := strings.Fields(string(data))
-		if len(lines) == 0 {
-			return s, nil, fmt.Errorf("time wrote nothing to %s", rssFile)
-		}
-		if s.rss, err = strconv.ParseInt(lines[len(lines)-1], 10, 64); err != nil {
-			return s, nil, fmt.Errorf("time -f %%M: %w", err)
+		if s.rss, s.cpu, err = parseTimeOutput(data); err != nil {
+			return s, nil, fmt.Errorf("%s: %w", rssFile, err)
 		}
 	}
 	return s, append(out.Bytes(), errOut.Bytes()...), nil
+}
+
+// parseTimeOutput reads the last line GNU time wrote for -f "%M %U %S"
+// (before it, time may say that the command exited non-zero).
+func parseTimeOutput(data []byte) (rss int64, cpu time.Duration, err error) {
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	fields := strings.Fields(lines[len(lines)-1])
+	if len(fields) != 3 {
+		return 0, 0, fmt.Errorf("time -f '%%M %%U %%S' wrote %q", lines[len(lines)-1])
+	}
+	if rss, err = strconv.ParseInt(fields[0], 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("time -f %%M: %w", err)
+	}
+	for _, f := range fields[1:] {
+		seconds, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("time -f '%%U %%S': %w", err)
+		}
+		cpu += time.Duration(seconds * float64(time.Second))
+	}
+	return rss, cpu, nil
 }
 
 func tail(s string, n int) string {
@@ -84,24 +104,43 @@ func (b *bench) plugin(args ...string) ([]byte, error) {
 	return out, err
 }
 
-// median runs f n times and returns the median wall time and the median RSS.
+// median runs f n times and returns the median of each of wall time, RSS
+// and CPU time.
 func median(n int, f func(i int) (sample, error)) (sample, error) {
-	var walls []time.Duration
-	var rsss []int64
+	var samples []sample
 	for i := 0; i < n; i++ {
 		s, err := f(i)
 		if err != nil {
 			return sample{}, err
 		}
-		walls = append(walls, s.wall)
-		rsss = append(rsss, s.rss)
+		samples = append(samples, s)
 	}
-	slices.Sort(walls)
-	slices.Sort(rsss)
+	return medianOf(samples), nil
+}
+
+// medianOf returns the median of each field of samples on its own, so
+// the three may come from different runs.
+func medianOf(samples []sample) sample {
+	return sample{
+		wall: middle(samples, func(s sample) time.Duration { return s.wall }),
+		rss:  middle(samples, func(s sample) int64 { return s.rss }),
+		cpu:  middle(samples, func(s sample) time.Duration { return s.cpu }),
+	}
+}
+
+// middle is the median of one field: the mean of the middle two of an
+// even count.
+func middle[T time.Duration | int64](samples []sample, field func(sample) T) T {
+	values := make([]T, len(samples))
+	for i, s := range samples {
+		values[i] = field(s)
+	}
+	slices.Sort(values)
+	n := len(values)
 	if n%2 == 0 {
-		return sample{wall: (walls[n/2-1] + walls[n/2]) / 2, rss: (rsss[n/2-1] + rsss[n/2]) / 2}, nil
+		return (values[n/2-1] + values[n/2]) / 2
 	}
-	return sample{wall: walls[n/2], rss: rsss[n/2]}, nil
+	return values[n/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
