@@ -49,6 +49,11 @@ type BootstrapOptions struct {
 	DryRun         tenant.DryRunStrategy
 	ForceConflicts bool
 	Timeout        time.Duration
+	// Credentials name the shared source's credentials; see
+	// tenant.CredentialFlags.
+	Credentials tenant.CredentialFlags
+	// Wait waits until the shared source has fetched, and says why not.
+	Wait bool
 
 	gitURLLookupErr error
 	output          *output
@@ -89,7 +94,9 @@ nothing.`,
 	f.StringSliceVar(&b.IgnorePaths, "ignore-paths", b.IgnorePaths, "Files of the repository (gitignore patterns) that Flux leaves out of the artifact tenants build from, such as scripts and documents that are not manifests")
 	f.DurationVar(&b.Interval, "interval", b.Interval, "How often Flux fetches the repository")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the CRDs to be established, and with --wait for the shared source to fetch")
+	f.BoolVar(&o.Wait, "wait", false, "Wait until the shared GitRepository has fetched the repository; if it cannot, print Flux's reason and the fix")
+	o.Credentials.AddFlags(f, "the shared source")
 	addDryRunFlag(cmd, &o.DryRun)
 	o.outputFlags.addFlags(cmd)
 	o.outputFlags.addSecretsFlag(cmd)
@@ -132,6 +139,12 @@ func (o *BootstrapOptions) Validate() error {
 	if err := o.Bootstrap.Validate(); err != nil {
 		return err
 	}
+	if err := o.Credentials.Validate(); err != nil {
+		return err
+	}
+	if o.Wait && o.DryRun != tenant.DryRunNone {
+		return fmt.Errorf("--wait cannot be combined with --dry-run=%s: nothing is applied to wait for", o.DryRun)
+	}
 	if o.ManifestsDir != "" {
 		return fluxinstall.CheckDir(o.ManifestsDir, o.Bootstrap.Components)
 	}
@@ -142,6 +155,17 @@ func (o *BootstrapOptions) Validate() error {
 // prints them (--dry-run=client), or applies the CRDs and namespace, waits
 // for the CRDs, then applies the rest.
 func (o *BootstrapOptions) Run(ctx context.Context) error {
+	var c *tenant.Clients
+	if o.DryRun != tenant.DryRunClient {
+		var err error
+		if c, err = newClients(o.configFlags, o.ErrOut, 0, 0); err != nil {
+			return err
+		}
+	}
+	resolved, err := o.resolveCredentials(ctx, c)
+	if err != nil {
+		return err
+	}
 	install, err := fluxinstall.Generate(o.Bootstrap.InstallOptions(), o.ManifestsDir)
 	if err != nil {
 		return err
@@ -155,12 +179,26 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun == tenant.DryRunClient {
+		o.printDeployKey(resolved)
 		return o.output.printAll(o.Out, objects)
 	}
-	c, err := newClients(o.configFlags, o.ErrOut, 0, 0)
-	if err != nil {
+	if err := o.install(ctx, c, objects); err != nil {
 		return err
 	}
+	if o.output.human() && o.DryRun == tenant.DryRunNone {
+		fmt.Fprintf(o.Out, "Flux %s installed in %s, watching all namespaces; GitRepository %s/%s follows %s (branch %s).\n",
+			o.Bootstrap.Version, render.FluxNamespace, render.FluxNamespace, o.Bootstrap.SourceName, o.Bootstrap.GitURL, o.Bootstrap.Branch)
+	}
+	o.printDeployKey(resolved)
+	if o.Wait {
+		return o.waitSource(ctx, c)
+	}
+	return nil
+}
+
+// install applies the CRDs and namespace, waits for the CRDs, then
+// applies the rest.
+func (o *BootstrapOptions) install(ctx context.Context, c *tenant.Clients, objects []*unstructured.Unstructured) error {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Discovery))
 	a := &tenant.Applier{Client: c.Dynamic, Mapper: mapper, DryRun: o.DryRun, ForceConflicts: o.ForceConflicts}
 
@@ -187,12 +225,57 @@ func (o *BootstrapOptions) Run(ctx context.Context) error {
 	}
 	// The CRDs just applied are new kinds to discovery.
 	mapper.Reset()
-	if err := o.applyAll(ctx, a, rest); err != nil {
-		return err
+	return o.applyAll(ctx, a, rest)
+}
+
+// resolveCredentials reads the credentials the flags name, keeping the
+// SSH key and host key of the Secret the shared source reads now, so a
+// deploy key registered once stays valid across re-runs.
+func (o *BootstrapOptions) resolveCredentials(ctx context.Context, c *tenant.Clients) (tenant.Resolved, error) {
+	o.Bootstrap.SecretRef = o.Credentials.SecretRef
+	o.Bootstrap.AllowInsecureHTTP = o.Credentials.AllowInsecureHTTP
+	var stored map[string][]byte
+	if c != nil && !o.Credentials.RotateKey {
+		var err error
+		stored, err = tenant.SecretData(ctx, c, render.FluxNamespace, render.BootstrapSecretName)
+		if err != nil {
+			return tenant.Resolved{}, fmt.Errorf("reading the shared source's Secret %s/%s: %w", render.FluxNamespace, render.BootstrapSecretName, err)
+		}
 	}
-	if o.output.human() && o.DryRun == tenant.DryRunNone {
-		fmt.Fprintf(o.Out, "Flux %s installed in %s, watching all namespaces; GitRepository %s/%s follows %s (branch %s).\n",
-			o.Bootstrap.Version, render.FluxNamespace, render.FluxNamespace, o.Bootstrap.SourceName, o.Bootstrap.GitURL, o.Bootstrap.Branch)
+	resolved, err := o.Credentials.Resolve(ctx, o.Bootstrap.GitURL, o.In, stored)
+	if err != nil {
+		return resolved, err
+	}
+	o.Bootstrap.Credentials = resolved.Credentials
+	return resolved, o.Bootstrap.Validate()
+}
+
+// printDeployKey says what to do with a key this run made, on stderr so
+// that it never mixes with output meant for git.
+func (o *BootstrapOptions) printDeployKey(r tenant.Resolved) {
+	switch {
+	case r.GeneratedKey != "":
+		fmt.Fprintf(o.ErrOut, "Add this public key to %s as a read-only deploy key; Flux fetches with it:\n%s\n", o.Bootstrap.GitURL, r.GeneratedKey)
+	case r.KeptKey:
+		fmt.Fprintf(o.ErrOut, "Kept the SSH key of Secret %s/%s (its deploy key stays valid; --rotate-key makes a new one).\n", render.FluxNamespace, render.BootstrapSecretName)
+	}
+}
+
+// waitSource waits until the shared source has fetched, and otherwise
+// says why in Flux's words, with the fix for a credential failure.
+func (o *BootstrapOptions) waitSource(ctx context.Context, c *tenant.Clients) error {
+	secret := ""
+	if o.Bootstrap.Credentials != nil {
+		secret = render.FluxNamespace + "/" + render.BootstrapSecretName
+	} else if o.Bootstrap.SecretRef != "" {
+		secret = render.FluxNamespace + "/" + o.Bootstrap.SecretRef
+	}
+	message, err := tenant.WaitObjectReady(ctx, c.Dynamic, tenant.SourceResource("GitRepository"), render.FluxNamespace, o.Bootstrap.SourceName, o.Timeout)
+	if err != nil {
+		return tenant.SourceNotReady("GitRepository", render.FluxNamespace, o.Bootstrap.SourceName, secret, message, o.Timeout)
+	}
+	if o.output.human() {
+		fmt.Fprintf(o.Out, "GitRepository %s/%s is Ready: %s\n", render.FluxNamespace, o.Bootstrap.SourceName, tenant.OneLine(message))
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package tenant
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -66,4 +69,23 @@ func SourceNotReady(kind, namespace, name, secret, message string, timeout time.
 		line += " (" + fix + ")"
 	}
 	return fmt.Errorf("%s", line)
+}
+
+// SecretData reads a Secret's data, nil when there is no such Secret.
+func SecretData(ctx context.Context, c *Clients, namespace, name string) (map[string][]byte, error) {
+	secret, err := c.Dynamic.Resource(SecretGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	encoded, _, _ := unstructured.NestedStringMap(secret.Object, "data")
+	data := make(map[string][]byte, len(encoded))
+	for k, v := range encoded {
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+			data[k] = b
+		}
+	}
+	return data, nil
 }
