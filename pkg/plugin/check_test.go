@@ -48,7 +48,8 @@ func TestCheckErrorAndReport(t *testing.T) {
 	}
 }
 
-// fakeCheckServer answers check's requests for two tenants: foo, confined
+// fakeCheckServer answers check's requests for two tenants, on a cluster
+// locked down: foo, confined
 // (its quota delete is denied by the guardrail policy, its tenant-vars
 // patch by RBAC) and bar, unconfined (bound cluster-admin, no quota, and
 // its tenant-vars patch would succeed). It fails the test on any write that
@@ -92,6 +93,10 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/" + render.GuardrailPolicyName: `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"` + render.GuardrailPolicyName + `"}}`,
 		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + render.GuardrailPolicyName: `{"kind":"ValidatingAdmissionPolicyBinding","apiVersion":"admissionregistration.k8s.io/v1",
 			"metadata":{"name":"` + render.GuardrailPolicyName + `"},"spec":{"policyName":"` + render.GuardrailPolicyName + `","validationActions":["Deny"]}}`,
+		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/" + render.OwnersPolicyName: `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"` + render.OwnersPolicyName + `"}}`,
+		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + render.OwnersPolicyName: `{"kind":"ValidatingAdmissionPolicyBinding","apiVersion":"admissionregistration.k8s.io/v1",
+			"metadata":{"name":"` + render.OwnersPolicyName + `"},"spec":{"policyName":"` + render.OwnersPolicyName + `","validationActions":["Deny"],
+			"paramRef":{"name":"tenant-policy","parameterNotFoundAction":"Allow"}}}`,
 	}
 	status := func(w http.ResponseWriter, code int, reason, message string) {
 		w.Header().Set("Content-Type", "application/json")
@@ -186,8 +191,8 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 func TestCheckCommand(t *testing.T) {
 	kubeconfig, writes := fakeCheckServer(t)
 	out, stderr, err := runTenant(t, "check", "--kubeconfig", kubeconfig)
-	if !IsCheckFailed(err) || !strings.HasPrefix(err.Error(), "check: 5 of 23 checks failed") {
-		t.Fatalf("err = %v, want 5 of 23 checks failed; stdout:\n%s", err, out)
+	if !IsCheckFailed(err) || !strings.HasPrefix(err.Error(), "check: 5 of 25 checks failed") {
+		t.Fatalf("err = %v, want 5 of 25 checks failed; stdout:\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var got []string
@@ -196,7 +201,7 @@ func TestCheckCommand(t *testing.T) {
 		got = append(got, f[0]+" "+f[1]+" "+f[2])
 	}
 	want := []string{
-		"cluster lockdown/kustomize-controller PASS", "cluster guardrail-policy PASS", "cluster guardrail-binding PASS",
+		"cluster lockdown/kustomize-controller PASS", "cluster guardrail-policy PASS", "cluster guardrail-binding PASS", "cluster owners-policy PASS", "cluster owners-binding PASS",
 		"foo service-account PASS", "foo source PASS", "foo role PASS", "foo quota PASS", "foo limit-range PASS", "foo network-policy PASS",
 		"foo no-cluster-role-bindings PASS", "foo no-writes-elsewhere PASS", "foo quota-protected PASS", "foo tenant-vars-protected PASS",
 		"bar service-account FAIL", "bar source FAIL", "bar role FAIL", "bar quota WARN", "bar limit-range WARN", "bar network-policy WARN",
@@ -208,7 +213,10 @@ func TestCheckCommand(t *testing.T) {
 	if !strings.Contains(out, "may create ConfigMaps in namespace foo") {
 		t.Errorf("bar's cross-tenant probe does not name foo:\n%s", out)
 	}
-	if !strings.Contains(stderr, "23 checks: 14 PASS, 4 WARN, 5 FAIL") {
+	if want := "ValidatingAdmissionPolicyBinding kubectl-tenant-owners-and-sources denies what the policy refuses, with each tenant namespace's ConfigMap tenant-policy as parameters"; !strings.Contains(out, want) {
+		t.Errorf("the table does not say %q:\n%s", want, out)
+	}
+	if !strings.Contains(stderr, "25 checks: 16 PASS, 4 WARN, 5 FAIL") {
 		t.Errorf("stderr = %q, want the summary", stderr)
 	}
 	wantWrites := []string{
@@ -239,9 +247,9 @@ func TestCheckCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("-o json is not one JSON object: %v\n%s", err, out)
 	}
-	if report.APIVersion != "kubectl-tenant.io/v1alpha1" || report.Kind != "CheckReport" || len(report.Cluster) != 3 ||
+	if report.APIVersion != "kubectl-tenant.io/v1alpha1" || report.Kind != "CheckReport" || len(report.Cluster) != 5 ||
 		len(report.Tenants) != 1 || report.Tenants[0].Namespace != "foo" || len(report.Tenants[0].Checks) != 10 ||
-		report.Summary["total"] != 13 || report.Summary["pass"] != 13 {
+		report.Summary["total"] != 15 || report.Summary["pass"] != 15 {
 		t.Errorf("report = %+v", report)
 	}
 	out, _, err = runTenant(t, "check", "foo", "-o", "yaml", "--kubeconfig", kubeconfig)

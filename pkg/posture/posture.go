@@ -53,13 +53,22 @@ type ClusterFacts struct {
 	Deployments map[string][]string
 	Policy      bool
 	Binding     *BindingSummary
+	// OwnersPolicy and OwnersBinding are the owners-and-sources policy
+	// (render.OwnersPolicyName) and its binding, which hold a team's
+	// owners and robots to each namespace's tenant-policy ConfigMap.
+	OwnersPolicy  bool
+	OwnersBinding *BindingSummary
 }
 
-// BindingSummary is the part of the guardrail policy's binding that
-// decides whether it enforces the policy.
+// BindingSummary is the part of a policy's binding that decides whether it
+// enforces the policy, and with which parameters.
 type BindingSummary struct {
 	PolicyName        string   `json:"policyName"`
 	ValidationActions []string `json:"validationActions"`
+	// ParamName and ParamNamespace are spec.paramRef's name and namespace;
+	// a namespace of "" means the namespace of each request.
+	ParamName      string `json:"paramName,omitempty"`
+	ParamNamespace string `json:"paramNamespace,omitempty"`
 }
 
 // TenantFacts are what a tenant's rows, before its probes, are made from.
@@ -89,7 +98,9 @@ type Facts struct {
 }
 
 // ReadCluster reads what check's cluster rows judge: the Flux
-// controllers' manager args and the guardrail policy with its binding.
+// controllers' manager args, and the guardrail and owners-and-sources
+// policies with their bindings (one GET each, whatever the number of
+// tenants).
 func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFacts, error) {
 	facts := ClusterFacts{Deployments: map[string][]string{}}
 	var mu sync.Mutex // guards facts.Deployments
@@ -113,30 +124,21 @@ func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFa
 				return page.GetContinue(), nil
 			})
 		},
-		func(ctx context.Context) error {
-			_, err := c.Metadata.Resource(tenant.PolicyGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", render.GuardrailPolicyName, err)
-			}
-			facts.Policy = true
-			return nil
+		func(ctx context.Context) (err error) {
+			facts.Policy, err = readPolicy(ctx, c, render.GuardrailPolicyName)
+			return err
 		},
-		func(ctx context.Context) error {
-			binding, err := c.Dynamic.Resource(tenant.PolicyBindingGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", render.GuardrailPolicyName, err)
-			}
-			var b BindingSummary
-			b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
-			b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
-			facts.Binding = &b
-			return nil
+		func(ctx context.Context) (err error) {
+			facts.Binding, err = readBinding(ctx, c, render.GuardrailPolicyName)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			facts.OwnersPolicy, err = readPolicy(ctx, c, render.OwnersPolicyName)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			facts.OwnersBinding, err = readBinding(ctx, c, render.OwnersPolicyName)
+			return err
 		},
 	}
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -146,10 +148,46 @@ func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFa
 	return facts, group.Wait()
 }
 
+// readPolicy reports whether the ValidatingAdmissionPolicy name exists.
+func readPolicy(ctx context.Context, c *tenant.Clients, name string) (bool, error) {
+	_, err := c.Metadata.Resource(tenant.PolicyGVR).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// readBinding reads the ValidatingAdmissionPolicyBinding name; nil when it
+// does not exist.
+func readBinding(ctx context.Context, c *tenant.Clients, name string) (*BindingSummary, error) {
+	binding, err := c.Dynamic.Resource(tenant.PolicyBindingGVR).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", name, err)
+	}
+	return SummarizeBinding(binding), nil
+}
+
+// SummarizeBinding reads what the cluster rows judge of a
+// ValidatingAdmissionPolicyBinding.
+func SummarizeBinding(binding *unstructured.Unstructured) *BindingSummary {
+	var b BindingSummary
+	b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
+	b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
+	b.ParamName, _, _ = unstructured.NestedString(binding.Object, "spec", "paramRef", "name")
+	b.ParamNamespace, _, _ = unstructured.NestedString(binding.Object, "spec", "paramRef", "namespace")
+	return &b
+}
+
 const BootstrapLockdownFix = `run "kubectl tenant bootstrap --lockdown"`
 
-// ClusterRows judge the Flux controllers' lockdown flags and the guardrail
-// policy.
+// ClusterRows judge the Flux controllers' lockdown flags, the guardrail
+// policy and the owners-and-sources policy.
 func ClusterRows(f ClusterFacts) []Row {
 	var rows []Row
 	row := func(check string, result Result, detail string) {
@@ -183,22 +221,45 @@ func ClusterRows(f ClusterFacts) []Row {
 		row("lockdown/"+name, Pass, fmt.Sprintf("%s runs with %s", name, strings.Join(render.LockdownArgs(name), " ")))
 	}
 
-	if f.Policy {
-		row("guardrail-policy", Pass, fmt.Sprintf("ValidatingAdmissionPolicy %s is installed", render.GuardrailPolicyName))
-	} else {
-		row("guardrail-policy", Fail, fmt.Sprintf("no ValidatingAdmissionPolicy %s, so a tenant can change its own guardrails; %s", render.GuardrailPolicyName, BootstrapLockdownFix))
-	}
-	switch b := f.Binding; {
-	case b == nil:
-		row("guardrail-binding", Fail, fmt.Sprintf("no ValidatingAdmissionPolicyBinding %s, so the policy is not enforced; %s", render.GuardrailPolicyName, BootstrapLockdownFix))
-	case b.PolicyName != render.GuardrailPolicyName:
-		row("guardrail-binding", Fail, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s; %s", render.GuardrailPolicyName, b.PolicyName, render.GuardrailPolicyName, BootstrapLockdownFix))
-	case !slices.Contains(b.ValidationActions, "Deny"):
-		row("guardrail-binding", Fail, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s has validationActions [%s], which do not Deny; %s", render.GuardrailPolicyName, strings.Join(b.ValidationActions, ", "), BootstrapLockdownFix))
-	default:
-		row("guardrail-binding", Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses", render.GuardrailPolicyName))
-	}
+	rows = append(rows, policyRows("guardrail", render.GuardrailPolicyName, "", f.Policy, f.Binding)...)
+	rows = append(rows, policyRows("owners", render.OwnersPolicyName, render.TenantPolicyName, f.OwnersPolicy, f.OwnersBinding)...)
 	return rows
+}
+
+// policyRows judge one of bootstrap --lockdown's policies and its binding,
+// as checks PREFIX-policy and PREFIX-binding: both exist, the binding binds
+// the policy, takes its parameters from each request's namespace's
+// ConfigMap param (when param is not ""), and denies.
+func policyRows(prefix, name, param string, present bool, b *BindingSummary) []Row {
+	policy := Row{Scope: ClusterScope, Check: prefix + "-policy", Result: Pass, Detail: fmt.Sprintf("ValidatingAdmissionPolicy %s is installed", name)}
+	if !present {
+		policy.Result, policy.Detail = Fail, fmt.Sprintf("no ValidatingAdmissionPolicy %s, so %s; %s", name, policyPurpose(prefix), BootstrapLockdownFix)
+	}
+	binding := Row{Scope: ClusterScope, Check: prefix + "-binding", Result: Fail}
+	switch {
+	case b == nil:
+		binding.Detail = fmt.Sprintf("no ValidatingAdmissionPolicyBinding %s, so the policy is not enforced; %s", name, BootstrapLockdownFix)
+	case b.PolicyName != name:
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s; %s", name, b.PolicyName, name, BootstrapLockdownFix)
+	case param != "" && (b.ParamName != param || b.ParamNamespace != ""):
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s takes its parameters from ConfigMap %q in namespace %q, not from each tenant namespace's ConfigMap %s; %s",
+			name, b.ParamName, b.ParamNamespace, param, BootstrapLockdownFix)
+	case !slices.Contains(b.ValidationActions, "Deny"):
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s has validationActions [%s], which do not Deny; %s", name, strings.Join(b.ValidationActions, ", "), BootstrapLockdownFix)
+	case param != "":
+		binding.Result, binding.Detail = Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses, with each tenant namespace's ConfigMap %s as parameters", name, param)
+	default:
+		binding.Result, binding.Detail = Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses", name)
+	}
+	return []Row{policy, binding}
+}
+
+// policyPurpose says what is open without the policy of prefix.
+func policyPurpose(prefix string) string {
+	if prefix == "owners" {
+		return "a team's owners can change what the platform put in its namespaces, and its sources may fetch from any URL"
+	}
+	return "a tenant can change its own guardrails"
 }
 
 // hasFlag reports whether args set want ("--name=value") to its value; the
