@@ -72,6 +72,11 @@ it may not create ClusterRoleBindings or write into another tenant's namespace
 (server-side dry runs, impersonating it, because only a real request passes through
 admission policies; nothing is changed).
 
+A tenant's namespaces are checked as one team: each names the tenant's namespaces
+among those checked, its owners (KIND:NAME=ROLE) and allowed sources, and FAILs when
+it lacks an owner, an allowed source prefix or the tenant-policy ConfigMap that
+another of them has. A confined tenant whose sources may fetch from any URL WARNs.
+
 The exit code is 1 when any check FAILs, so CI can run it; WARN alone exits 0.
 Without namespaces, --tenant-name or -l, every tenant is checked.`,
 		Example: checkExample,

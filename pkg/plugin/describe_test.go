@@ -231,7 +231,7 @@ func TestConfinedSummary(t *testing.T) {
 	}{
 		{true, true, "Yes"},
 		{true, false, "Yes, but the cluster is not locked down (see Confinement)"},
-		{false, true, "No (3 of 6 tenant checks FAIL; see Confinement)"},
+		{false, true, "No (3 of 10 tenant checks FAIL; see Confinement)"},
 	} {
 		d.Confinement.Confined, d.Confinement.ClusterLockedDown = tc.confined, tc.lockedDown
 		if got := confinedSummary(d); got != tc.want {

@@ -71,7 +71,8 @@ type BindingSummary struct {
 	ParamNamespace string `json:"paramNamespace,omitempty"`
 }
 
-// TenantFacts are what a tenant's rows, before its probes, are made from.
+// TenantFacts are what a tenant's rows, before its probes, are made from:
+// one namespace of the tenant, and the team it belongs to.
 type TenantFacts struct {
 	Namespace, Name string
 	Kustomization   *tenant.KustomizationSummary
@@ -79,6 +80,34 @@ type TenantFacts struct {
 	Quota           bool
 	LimitRange      bool
 	NetworkPolicy   bool
+	// MarkedConfined is set when the namespace carries the mark add
+	// --confine puts on it (tenant.IsConfined); see confined.
+	MarkedConfined bool
+	// Member is set when kubectl tenant made the namespace the tenant's
+	// (tenant.IsMember).
+	Member bool
+	// Owners are the subjects of the tenant-owners-ROLE RoleBindings, in
+	// the order of render.OwnerRoles.
+	Owners []render.Owner
+	// MisboundOwners name the owners' RoleBindings that grant another
+	// role than their name says; their subjects are not in Owners.
+	MisboundOwners []string
+	// Policy is set when the namespace has its tenant-policy ConfigMap.
+	Policy bool
+	// AllowedSources are the URL prefixes of the tenant-policy's
+	// allowedSources; nil when it has none (or there is no tenant-policy),
+	// which lets the sources fetch from any URL.
+	AllowedSources []string
+	// Team is the tenant's namespaces among those read (GroupTeams); nil
+	// for a namespace read on its own.
+	Team *Team
+}
+
+// confined reports whether the tenant is confined here, as the tenant
+// model reads it: the namespace is marked so, or Flux applies the
+// Kustomization as a ServiceAccount.
+func (t *TenantFacts) confined() bool {
+	return t.MarkedConfined || (t.Kustomization != nil && t.Kustomization.Spec.ServiceAccountName != "")
 }
 
 // serviceAccount is the identity Flux applies the tenant's manifests as,
@@ -279,7 +308,8 @@ func hasFlag(args []string, want string) bool {
 	return set && got == value
 }
 
-// TenantRows judge what was read of a tenant, before its probes.
+// TenantRows judge what was read of a tenant, before its probes: its own
+// objects, then its place in its team (TeamRows).
 func TenantRows(t *TenantFacts, kustomizationName string) []Row {
 	var rows []Row
 	row := func(check string, result Result, detail string) {
@@ -326,7 +356,7 @@ func TenantRows(t *TenantFacts, kustomizationName string) []Row {
 			row(g.check, Warn, fmt.Sprintf("no %s %s; run \"kubectl tenant add %s %s --confine %s\" with the tenant's other guardrail flags", g.kind, g.name, t.Namespace, t.Name, g.flag))
 		}
 	}
-	return rows
+	return append(rows, TeamRows(t)...)
 }
 
 // Identity is how the API server sees a tenant's ServiceAccount:
@@ -505,16 +535,19 @@ func isGuardrailDenial(err error) bool {
 }
 
 // FactsOf are the facts check judges a tenant by, read off its live
-// objects, so that describe needs no second read of them.
-func FactsOf(t *tenant.Tenant) *TenantFacts {
+// objects, so that describe needs no second read of them; labelKey is the
+// tenant label, which membership is read from.
+func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 	f := &TenantFacts{Namespace: t.Namespace, Name: t.Name,
-		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil}
+		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil,
+		MarkedConfined: tenant.IsConfined(t.Objects.Namespace), Member: tenant.IsMember(t.Objects.Namespace, labelKey, t.Name)}
 	if ks := t.Objects.Kustomization(); ks != nil {
 		f.Kustomization = &tenant.KustomizationSummary{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ks.Object, f.Kustomization); err != nil {
 			f.Kustomization = nil
 		}
 	}
+	f.readTeamFacts(&t.Objects)
 	if rb := t.Objects.RoleBinding(); rb != nil {
 		ref := &rbacv1.RoleRef{}
 		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
@@ -527,7 +560,8 @@ func FactsOf(t *tenant.Tenant) *TenantFacts {
 
 // Read reads the tenants of the given namespaces back through reader and
 // the cluster's lockdown, side by side: the one read that check and
-// describe both judge by. With settle, the tenants' settings are read back
+// describe both judge by. The namespaces of one tenant name are grouped
+// into its team from the same objects, with no read of their own. With settle, the tenants' settings are read back
 // too (describe shows them; check judges objects alone).
 func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured.Unstructured, settle bool) (*Facts, []*tenant.Tenant, error) {
 	read := reader.ReadObjects
@@ -549,7 +583,8 @@ func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured
 		return nil, nil, err
 	}
 	for _, t := range tenants {
-		facts.Tenants = append(facts.Tenants, FactsOf(t))
+		facts.Tenants = append(facts.Tenants, FactsOf(t, reader.LabelKey))
 	}
+	GroupTeams(facts.Tenants)
 	return facts, tenants, nil
 }

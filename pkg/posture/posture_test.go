@@ -170,9 +170,14 @@ func TestTenantRows(t *testing.T) {
 		facts *TenantFacts
 		want  []string
 	}{
-		{"unconfined", unconfined, []string{"service-account=FAIL", "source=FAIL", "role=FAIL", "quota=WARN", "limit-range=WARN", "network-policy=WARN"}},
-		{"confined", confined, []string{"service-account=PASS", "source=PASS", "role=PASS", "quota=PASS", "limit-range=PASS", "network-policy=PASS"}},
-		{"no Kustomization, no RoleBinding", &TenantFacts{Namespace: "baz", Name: "t"}, []string{"kustomization=FAIL", "role=WARN", "quota=WARN", "limit-range=WARN", "network-policy=WARN"}},
+		{"unconfined", unconfined, []string{"service-account=FAIL", "source=FAIL", "role=FAIL", "quota=WARN", "limit-range=WARN", "network-policy=WARN",
+			"namespaces=PASS", "owners=PASS", "allowed-sources=PASS", "tenant-policy=PASS"}},
+		// Confined by its Kustomization's ServiceAccount, but without the
+		// tenant-policy that add --confine makes since team tenants.
+		{"confined", confined, []string{"service-account=PASS", "source=PASS", "role=PASS", "quota=PASS", "limit-range=PASS", "network-policy=PASS",
+			"namespaces=PASS", "owners=PASS", "allowed-sources=WARN", "tenant-policy=WARN"}},
+		{"no Kustomization, no RoleBinding", &TenantFacts{Namespace: "baz", Name: "t"}, []string{"kustomization=FAIL", "role=WARN", "quota=WARN", "limit-range=WARN", "network-policy=WARN",
+			"namespaces=PASS", "owners=PASS", "allowed-sources=PASS", "tenant-policy=PASS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows := TenantRows(tc.facts, "dummy")
@@ -183,7 +188,9 @@ func TestTenantRows(t *testing.T) {
 				if r.Scope != tc.facts.Namespace {
 					t.Errorf("row %s has scope %q, want %q", r.Check, r.Scope, tc.facts.Namespace)
 				}
-				if r.Result != Pass && !strings.Contains(r.Detail, fmt.Sprintf(`run "kubectl tenant add %s %s --confine`, tc.facts.Namespace, tc.facts.Name)) {
+				confine := fmt.Sprintf(`run "kubectl tenant add %s %s --confine`, tc.facts.Namespace, tc.facts.Name)
+				team := fmt.Sprintf(`run "kubectl tenant add --tenant-name %s --tenant-namespace %s --confine"`, tc.facts.Name, tc.facts.Namespace)
+				if r.Result != Pass && !strings.Contains(r.Detail, confine) && !strings.Contains(r.Detail, team) {
 					t.Errorf("%s row %s names no fix: %q", r.Result, r.Check, r.Detail)
 				}
 			}
