@@ -63,13 +63,19 @@ func NewCmdCheck(configFlags *genericclioptions.ConfigFlags, streams genericioop
 PASS, WARN or FAIL, with the reason and, when it is not PASS, what to run.
 
 For the cluster: Flux's lockdown flags on the running controllers, and the guardrail
-ValidatingAdmissionPolicy and its binding (both from "bootstrap --lockdown"). For each
-tenant: its Kustomization applies as the tenant's ServiceAccount, from a source in its
-own namespace; its role is not cluster-admin; its quota, limit range and network policy
-exist; and, asked as the tenant's ServiceAccount, it may not create ClusterRoleBindings
-or write into another tenant's namespace (SubjectAccessReviews), and may not delete its
-quota or change its tenant-vars (server-side dry runs, impersonating it, because only
-a real request passes through admission policies; nothing is changed).
+and owners-and-sources ValidatingAdmissionPolicies with their bindings (all from
+"bootstrap --lockdown"). For each tenant: its Kustomization applies as the tenant's
+ServiceAccount, from a source in its own namespace; its role is not cluster-admin; its
+quota, limit range and network policy exist; and, asked as the tenant's ServiceAccount,
+it may not create ClusterRoleBindings or write into another tenant's namespace
+(SubjectAccessReviews), and may not delete its quota or change its tenant-vars
+(server-side dry runs, impersonating it, because only a real request passes through
+admission policies; nothing is changed).
+
+A tenant's namespaces are checked as one team: each names the tenant's namespaces
+among those checked, its owners (KIND:NAME=ROLE) and allowed sources, and FAILs when
+it lacks an owner, an allowed source prefix or the tenant-policy ConfigMap that
+another of them has. A confined tenant whose sources may fetch from any URL WARNs.
 
 The exit code is 1 when any check FAILs, so CI can run it; WARN alone exits 0.
 Without namespaces, --tenant-name or -l, every tenant is checked.`,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/posture"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 func TestCheckErrorAndReport(t *testing.T) {
@@ -48,10 +49,12 @@ func TestCheckErrorAndReport(t *testing.T) {
 	}
 }
 
-// fakeCheckServer answers check's requests for two tenants: foo, confined
-// (its quota delete is denied by the guardrail policy, its tenant-vars
-// patch by RBAC) and bar, unconfined (bound cluster-admin, no quota, and
-// its tenant-vars patch would succeed). It fails the test on any write that
+// fakeCheckServer answers check's requests for two namespaces of tenant t,
+// on a cluster locked down: foo, confined (its quota delete is denied by
+// the guardrail policy, its tenant-vars patch by RBAC), with an owner and
+// a tenant-policy, and bar, unconfined (bound cluster-admin, no quota, and
+// its tenant-vars patch would succeed), without foo's owner or
+// tenant-policy. It fails the test on any write that
 // is not a dry run, and records the identity each write was made as.
 func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 	t.Helper()
@@ -64,22 +67,31 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 		return fmt.Sprintf(`{"metadata":{"name":%q,"namespace":%q,"labels":{%s}}}`, name, ns, labels)
 	}
 	tenantLabel := fmt.Sprintf(`%q:"t"`, render.DefaultTenantLabelKey)
+	// kubectl tenant wrote the tenant label of both: they are tenant t's
+	// members, which --tenant-name t selects.
+	member := func(name string) string {
+		return fmt.Sprintf(`{"metadata":{"name":%q,"labels":{%s},"managedFields":[{"manager":%q,"operation":"Apply","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{"f:%s":{}}}}}]}}`,
+			name, tenantLabel, tenant.FieldManager, render.DefaultTenantLabelKey)
+	}
 	get := map[string]string{
-		"/api/v1/namespaces": metaList(item("", "foo", tenantLabel), item("", "bar", tenantLabel)),
+		"/api/v1/namespaces": metaList(member("foo"), member("bar")),
 		"/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations": `{"kind":"KustomizationList","metadata":{},"items":[
 			{"metadata":{"name":"dummy","namespace":"foo"},"spec":{"serviceAccountName":"foo","sourceRef":{"kind":"GitRepository","name":"default"}}},
 			{"metadata":{"name":"dummy","namespace":"bar"},"spec":{"sourceRef":{"kind":"GitRepository","name":"default","namespace":"flux-system"}}}]}`,
 		"/apis/rbac.authorization.k8s.io/v1/rolebindings": `{"kind":"RoleBindingList","metadata":{},"items":[
 			{"metadata":{"name":"foo-reconciler","namespace":"foo"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"}},
 			{"metadata":{"name":"bar-reconciler","namespace":"bar"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"}},
-			{"metadata":{"name":"other","namespace":"bar"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}]}`,
+			{"metadata":{"name":"other","namespace":"bar"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}},
+			{"metadata":{"name":"tenant-owners-edit","namespace":"foo"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"edit"},
+			 "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"payments"}]}]}`,
 		// What the tenant model reads besides: each tenant's ServiceAccount
 		// and tenant-vars, and foo's own source.
 		"/api/v1/serviceaccounts": `{"kind":"ServiceAccountList","apiVersion":"v1","metadata":{},"items":[
 			{"metadata":{"name":"foo","namespace":"foo","labels":{"` + render.FluxTenantLabelKey + `":"foo"}}},
 			{"metadata":{"name":"bar","namespace":"bar","labels":{"` + render.FluxTenantLabelKey + `":"bar"}}}]}`,
 		"/api/v1/configmaps": `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{},"items":[
-			{"metadata":{"name":"tenant-vars","namespace":"foo"}},{"metadata":{"name":"tenant-vars","namespace":"bar"}}]}`,
+			{"metadata":{"name":"tenant-vars","namespace":"foo"}},{"metadata":{"name":"tenant-vars","namespace":"bar"}},
+			{"metadata":{"name":"tenant-policy","namespace":"foo"},"data":{"groups":"payments","allowedSources":"https://git.example.com/foo/","protected":"configmaps/tenant-policy"}}]}`,
 		"/apis/source.toolkit.fluxcd.io/v1/gitrepositories": `{"kind":"GitRepositoryList","apiVersion":"source.toolkit.fluxcd.io/v1","metadata":{},"items":[
 			{"apiVersion":"source.toolkit.fluxcd.io/v1","kind":"GitRepository","metadata":{"name":"default","namespace":"foo","labels":{"` + render.ManagedByLabelKey + `":"` + render.ManagedByValue + `"}}}]}`,
 		"/api/v1/resourcequotas":                     metaList(item("foo", render.QuotaName, "")),
@@ -92,6 +104,10 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/" + render.GuardrailPolicyName: `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"` + render.GuardrailPolicyName + `"}}`,
 		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + render.GuardrailPolicyName: `{"kind":"ValidatingAdmissionPolicyBinding","apiVersion":"admissionregistration.k8s.io/v1",
 			"metadata":{"name":"` + render.GuardrailPolicyName + `"},"spec":{"policyName":"` + render.GuardrailPolicyName + `","validationActions":["Deny"]}}`,
+		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/" + render.OwnersPolicyName: `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"name":"` + render.OwnersPolicyName + `"}}`,
+		"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/" + render.OwnersPolicyName: `{"kind":"ValidatingAdmissionPolicyBinding","apiVersion":"admissionregistration.k8s.io/v1",
+			"metadata":{"name":"` + render.OwnersPolicyName + `"},"spec":{"policyName":"` + render.OwnersPolicyName + `","validationActions":["Deny"],
+			"paramRef":{"name":"tenant-policy","parameterNotFoundAction":"Allow"}}}`,
 	}
 	status := func(w http.ResponseWriter, code int, reason, message string) {
 		w.Header().Set("Content-Type", "application/json")
@@ -186,8 +202,8 @@ func fakeCheckServer(t *testing.T) (kubeconfig string, writes func() []string) {
 func TestCheckCommand(t *testing.T) {
 	kubeconfig, writes := fakeCheckServer(t)
 	out, stderr, err := runTenant(t, "check", "--kubeconfig", kubeconfig)
-	if !IsCheckFailed(err) || !strings.HasPrefix(err.Error(), "check: 5 of 23 checks failed") {
-		t.Fatalf("err = %v, want 5 of 23 checks failed; stdout:\n%s", err, out)
+	if !IsCheckFailed(err) || !strings.HasPrefix(err.Error(), "check: 7 of 33 checks failed") {
+		t.Fatalf("err = %v, want 7 of 33 checks failed; stdout:\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var got []string
@@ -196,10 +212,12 @@ func TestCheckCommand(t *testing.T) {
 		got = append(got, f[0]+" "+f[1]+" "+f[2])
 	}
 	want := []string{
-		"cluster lockdown/kustomize-controller PASS", "cluster guardrail-policy PASS", "cluster guardrail-binding PASS",
+		"cluster lockdown/kustomize-controller PASS", "cluster guardrail-policy PASS", "cluster guardrail-binding PASS", "cluster owners-policy PASS", "cluster owners-binding PASS",
 		"foo service-account PASS", "foo source PASS", "foo role PASS", "foo quota PASS", "foo limit-range PASS", "foo network-policy PASS",
+		"foo namespaces PASS", "foo owners PASS", "foo allowed-sources PASS", "foo tenant-policy PASS",
 		"foo no-cluster-role-bindings PASS", "foo no-writes-elsewhere PASS", "foo quota-protected PASS", "foo tenant-vars-protected PASS",
 		"bar service-account FAIL", "bar source FAIL", "bar role FAIL", "bar quota WARN", "bar limit-range WARN", "bar network-policy WARN",
+		"bar namespaces PASS", "bar owners FAIL", "bar allowed-sources PASS", "bar tenant-policy FAIL",
 		"bar no-cluster-role-bindings PASS", "bar no-writes-elsewhere FAIL", "bar quota-protected WARN", "bar tenant-vars-protected FAIL",
 	}
 	if !strings.HasPrefix(lines[0], "SCOPE") || !slices.Equal(got, want) {
@@ -208,7 +226,19 @@ func TestCheckCommand(t *testing.T) {
 	if !strings.Contains(out, "may create ConfigMaps in namespace foo") {
 		t.Errorf("bar's cross-tenant probe does not name foo:\n%s", out)
 	}
-	if !strings.Contains(stderr, "23 checks: 14 PASS, 4 WARN, 5 FAIL") {
+	for _, want := range []string{
+		"tenant t: 2 namespaces selected (bar, foo)",
+		"owners Group:payments=edit",
+		"sources may fetch only from URLs under https://git.example.com/foo/",
+		`lacks 1 owner Group:payments=edit (in foo), bound in other namespaces of tenant t; run "kubectl tenant add --tenant-name t --tenant-namespace bar --owner Group:payments=edit --allow-source https://git.example.com/foo/" with the tenant's other flags`,
+		"no ConfigMap tenant-policy, which namespace foo of tenant t has",
+		"ValidatingAdmissionPolicyBinding kubectl-tenant-owners-and-sources denies what the policy refuses, with each tenant namespace's ConfigMap tenant-policy as parameters",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table does not say %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr, "33 checks: 22 PASS, 4 WARN, 7 FAIL") {
 		t.Errorf("stderr = %q, want the summary", stderr)
 	}
 	wantWrites := []string{
@@ -239,9 +269,9 @@ func TestCheckCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("-o json is not one JSON object: %v\n%s", err, out)
 	}
-	if report.APIVersion != "kubectl-tenant.io/v1alpha1" || report.Kind != "CheckReport" || len(report.Cluster) != 3 ||
-		len(report.Tenants) != 1 || report.Tenants[0].Namespace != "foo" || len(report.Tenants[0].Checks) != 10 ||
-		report.Summary["total"] != 13 || report.Summary["pass"] != 13 {
+	if report.APIVersion != "kubectl-tenant.io/v1alpha1" || report.Kind != "CheckReport" || len(report.Cluster) != 5 ||
+		len(report.Tenants) != 1 || report.Tenants[0].Namespace != "foo" || len(report.Tenants[0].Checks) != 14 ||
+		report.Summary["total"] != 19 || report.Summary["pass"] != 19 {
 		t.Errorf("report = %+v", report)
 	}
 	out, _, err = runTenant(t, "check", "foo", "-o", "yaml", "--kubeconfig", kubeconfig)

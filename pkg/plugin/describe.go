@@ -63,6 +63,9 @@ type TenantDescription struct {
 	Namespace  string      `json:"namespace"`
 	Phase      string      `json:"phase"`
 	Created    metav1.Time `json:"created"`
+	// Team is the tenant's namespaces, and the owners and allowed sources
+	// of this one.
+	Team DescribedTeam `json:"team"`
 	// Objects are what add makes for a tenant, present or not.
 	Objects []DescribedObject `json:"objects"`
 	// Kustomization is nil when the tenant has none by that name.
@@ -80,6 +83,22 @@ type TenantDescription struct {
 	// Events are the last events of the Kustomization and the namespace,
 	// oldest first.
 	Events []DescribedEvent `json:"events"`
+}
+
+// DescribedTeam is what check reads of a namespace as one of its tenant's
+// team.
+type DescribedTeam struct {
+	// Namespaces are the tenant's namespaces among those described: every
+	// one of them for --tenant-name.
+	Namespaces []string `json:"namespaces"`
+	// Owners are bound here by the tenant-owners-ROLE RoleBindings.
+	Owners []render.Owner `json:"owners"`
+	// AllowedSources are the URL prefixes the tenant's sources may fetch
+	// from here, when AnySource is false.
+	AllowedSources []string `json:"allowedSources"`
+	// AnySource is set when nothing restricts the sources: no
+	// tenant-policy, or one without allowedSources.
+	AnySource bool `json:"anySource"`
 }
 
 // DescribedObject is one of a tenant's objects: whether it is there, and
@@ -207,7 +226,9 @@ func NewCmdDescribe(configFlags *genericclioptions.ConfigFlags, streams generici
 		Use:   "describe (NAMESPACE... | --tenant-name NAME | -l SELECTOR | --all)",
 		Short: "Show a tenant's objects, Flux state, variables, confinement and events",
 		Long: `Describe tenants as kubectl describe does: the tenant's name, namespace phase and
-age; its objects and whether each is present and managed by kubectl-tenant (or
+age; the tenant's namespaces (all of them with --tenant-name, else those described),
+the owners bound in the namespace with their roles, and the URL prefixes its sources
+may fetch from ("any" when nothing restricts them); its objects and whether each is present and managed by kubectl-tenant (or
 applied by Flux from git); its Kustomization's conditions, revisions, suspension and
 inventory; its source's URL, revision and readiness; its substitution variables and
 the fields someone changed by hand (as diff and export read them back); whether it is
@@ -483,6 +504,7 @@ func (r tenantReader) describeTenant(ctx context.Context, t *tenant.Tenant, f *p
 
 	d.Phase, _, _ = unstructured.NestedString(ns.Object, "status", "phase")
 	d.Created = ns.GetCreationTimestamp()
+	d.Team = describeTeam(f)
 	d.Objects = describeObjects(t)
 	if ks != nil {
 		d.Kustomization = describeKustomization(ks)
@@ -624,6 +646,16 @@ func describeVariables(configMap, ks *unstructured.Unstructured) []DescribedVari
 	return out
 }
 
+// describeTeam is check's view of the namespace as one of its team's.
+func describeTeam(f *posture.TenantFacts) DescribedTeam {
+	out := DescribedTeam{Namespaces: []string{f.Namespace}, Owners: append([]render.Owner{}, f.Owners...),
+		AllowedSources: append([]string{}, f.AllowedSources...), AnySource: f.AllowedSources == nil}
+	if f.Team != nil {
+		out.Namespaces = slices.Clone(f.Team.Namespaces)
+	}
+	return out
+}
+
 // describeConfinement is check's view of the tenant: the facts it reads and
 // its verdicts on them, then the cluster's.
 func describeConfinement(t *posture.TenantFacts, kustomizationName string, cluster []posture.Row) DescribedConfinement {
@@ -710,6 +742,11 @@ func printDescription(out io.Writer, d *TenantDescription, now time.Time) error 
 	w.line(0, "Status:", d.Phase)
 	w.line(0, "Age:", age(d.Created))
 	w.line(0, "Confined:", confinedSummary(d))
+	w.line(0, "Tenant Namespaces:", strings.Join(d.Team.Namespaces, ", "))
+	w.line(0, "Allowed Sources:", allowedSourcesSummary(d.Team))
+	section(w, 0, "Owners:", []string{"Kind", "Name", "Role"}, d.Team.Owners, func(o render.Owner) []string {
+		return []string{o.Kind, o.Name, o.Role}
+	})
 	section(w, 0, "Objects:", []string{"Kind", "Name", "Present", "Managed", "Managers"}, d.Objects, func(o DescribedObject) []string {
 		managers := strings.Join(o.Managers, ",")
 		if managers == "" {
@@ -834,6 +871,18 @@ func confinedSummary(d *TenantDescription) string {
 		}
 	}
 	return fmt.Sprintf("No (%d of %d tenant checks FAIL; see Confinement)", failed, total)
+}
+
+// allowedSourcesSummary is the Allowed Sources line: "any" when nothing
+// restricts the tenant's sources, else their URL prefixes.
+func allowedSourcesSummary(t DescribedTeam) string {
+	switch {
+	case t.AnySource:
+		return "any"
+	case len(t.AllowedSources) == 0:
+		return "none (the tenant-policy allows no URL)"
+	}
+	return strings.Join(t.AllowedSources, ", ")
 }
 
 func yesNo(b bool) string {

@@ -26,15 +26,30 @@ var describeNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func ago(d time.Duration) metav1.Time { return metav1.NewTime(describeNow.Add(-d)) }
 
+// sampleTeam is tenant sometenant's two namespaces as check reads them:
+// foo binds one owner and has no tenant-policy; foo-prod, confined,
+// binds two and allows sources from two prefixes.
+func sampleTeam() (foo, prod *posture.TenantFacts) {
+	alice := render.Owner{Kind: "User", Name: "alice@example.com", Role: "admin"}
+	foo = &posture.TenantFacts{Namespace: "foo", Name: "sometenant", RoleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}, Member: true, Owners: []render.Owner{alice}}
+	foo.Kustomization = &tenant.KustomizationSummary{}
+	foo.Kustomization.Spec.SourceRef.Kind, foo.Kustomization.Spec.SourceRef.Name, foo.Kustomization.Spec.SourceRef.Namespace = "GitRepository", "default", "flux-system"
+	prod = &posture.TenantFacts{Namespace: "foo-prod", Name: "sometenant", RoleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "admin"}, Member: true,
+		Owners: []render.Owner{alice, {Kind: "Group", Name: "payments", Role: "view"}}, Policy: true, AllowedSources: []string{"https://github.com/acme/", "oci://ghcr.io/acme/"}}
+	prod.Kustomization = &tenant.KustomizationSummary{}
+	prod.Kustomization.Spec.ServiceAccountName = "foo-prod"
+	prod.Kustomization.Spec.SourceRef.Kind, prod.Kustomization.Spec.SourceRef.Name = "GitRepository", "foo-prod"
+	posture.GroupTeams([]*posture.TenantFacts{prod, foo})
+	return foo, prod
+}
+
 // sampleDescription is a failing, unconfined tenant as describe reads it.
 func sampleDescription() *TenantDescription {
-	facts := &posture.TenantFacts{Namespace: "foo", Name: "sometenant", RoleRef: &rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}}
-	facts.Kustomization = &tenant.KustomizationSummary{}
-	facts.Kustomization.Spec.SourceRef.Kind, facts.Kustomization.Spec.SourceRef.Name, facts.Kustomization.Spec.SourceRef.Namespace = "GitRepository", "default", "flux-system"
+	facts, _ := sampleTeam()
 	cluster := posture.ClusterRows(posture.ClusterFacts{Deployments: map[string][]string{"kustomize-controller": {"--watch-all-namespaces=true"}}})
 	return &TenantDescription{
 		APIVersion: CheckReportAPIVersion, Kind: TenantDescriptionKind,
-		Tenant: "sometenant", Namespace: "foo", Phase: "Active", Created: ago(2 * time.Hour),
+		Tenant: "sometenant", Namespace: "foo", Phase: "Active", Created: ago(2 * time.Hour), Team: describeTeam(facts),
 		Objects: []DescribedObject{
 			{Kind: "Namespace", Name: "foo", Present: true, Managed: true, Managers: []string{"kubectl-tenant"}},
 			{Kind: "ConfigMap", Name: "tenant-vars", Present: true, Managed: true, Managers: []string{"kubectl-tenant", "kubectl-edit"}},
@@ -77,12 +92,63 @@ func TestPrintDescriptionGolden(t *testing.T) {
 	bare := sampleDescription()
 	bare.Kustomization, bare.Source, bare.Events, bare.Variables, bare.HandEdits, bare.Inexpressible = nil, nil, nil, nil, nil, nil
 	bare.Objects[4] = DescribedObject{Kind: "Kustomization", Name: "dummy"}
-	bare.Confinement = describeConfinement(&posture.TenantFacts{Namespace: "foo", Name: "sometenant", Quota: true}, "dummy", nil)
+	alone := &posture.TenantFacts{Namespace: "foo", Name: "sometenant", Quota: true}
+	bare.Team, bare.Confinement = describeTeam(alone), describeConfinement(alone, "dummy", nil)
 	out.Reset()
 	if err := printDescription(&out, bare, describeNow); err != nil {
 		t.Fatal(err)
 	}
 	golden.Assert(t, "describe-no-kustomization.txt", out.Bytes())
+
+	// The team's other namespace: its owners, and the prefixes its sources
+	// may fetch from.
+	_, prod := sampleTeam()
+	member := sampleDescription()
+	member.Namespace, member.Team = "foo-prod", describeTeam(prod)
+	member.Confinement = describeConfinement(prod, "dummy", nil)
+	out.Reset()
+	if err := printDescription(&out, member, describeNow); err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "describe-team-member.txt", out.Bytes())
+}
+
+// TestDescribeTeam: describe --tenant-name shows every namespace of the
+// tenant, and each namespace's own owners and allowed sources, as check
+// reads them from fakeCheckServer.
+func TestDescribeTeam(t *testing.T) {
+	kubeconfig, _ := fakeCheckServer(t)
+	out, _, err := runTenant(t, "describe", "--tenant-name", "t", "-o", "json", "--events", "0", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	var list struct{ Items []TenantDescription }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]DescribedTeam{
+		"foo": {Namespaces: []string{"bar", "foo"}, Owners: []render.Owner{{Kind: "Group", Name: "payments", Role: "edit"}}, AllowedSources: []string{"https://git.example.com/foo/"}},
+		"bar": {Namespaces: []string{"bar", "foo"}, Owners: []render.Owner{}, AllowedSources: []string{}, AnySource: true},
+	}
+	if len(list.Items) != 2 {
+		t.Fatalf("described %d namespaces, want foo and bar", len(list.Items))
+	}
+	for _, d := range list.Items {
+		got, _ := json.Marshal(d.Team)
+		wanted, _ := json.Marshal(want[d.Namespace])
+		if !bytes.Equal(got, wanted) {
+			t.Errorf("%s: team %s, want %s", d.Namespace, got, wanted)
+		}
+	}
+	out, _, err = runTenant(t, "describe", "--tenant-name", "t", "--events", "0", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	for _, want := range []string{"Tenant Namespaces:  bar, foo\n", "Allowed Sources:    https://git.example.com/foo/\n", "Allowed Sources:    any\n", "  Group  payments  edit\n", "Owners:             <none>\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe's text does not say %q:\n%s", want, out)
+		}
+	}
 }
 
 // TestDescribePrintsTheSameFacts: -o json is the struct the text is
@@ -231,7 +297,7 @@ func TestConfinedSummary(t *testing.T) {
 	}{
 		{true, true, "Yes"},
 		{true, false, "Yes, but the cluster is not locked down (see Confinement)"},
-		{false, true, "No (3 of 6 tenant checks FAIL; see Confinement)"},
+		{false, true, "No (5 of 10 tenant checks FAIL; see Confinement)"},
 	} {
 		d.Confinement.Confined, d.Confinement.ClusterLockedDown = tc.confined, tc.lockedDown
 		if got := confinedSummary(d); got != tc.want {

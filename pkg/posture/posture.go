@@ -53,16 +53,26 @@ type ClusterFacts struct {
 	Deployments map[string][]string
 	Policy      bool
 	Binding     *BindingSummary
+	// OwnersPolicy and OwnersBinding are the owners-and-sources policy
+	// (render.OwnersPolicyName) and its binding, which hold a team's
+	// owners and robots to each namespace's tenant-policy ConfigMap.
+	OwnersPolicy  bool
+	OwnersBinding *BindingSummary
 }
 
-// BindingSummary is the part of the guardrail policy's binding that
-// decides whether it enforces the policy.
+// BindingSummary is the part of a policy's binding that decides whether it
+// enforces the policy, and with which parameters.
 type BindingSummary struct {
 	PolicyName        string   `json:"policyName"`
 	ValidationActions []string `json:"validationActions"`
+	// ParamName and ParamNamespace are spec.paramRef's name and namespace;
+	// a namespace of "" means the namespace of each request.
+	ParamName      string `json:"paramName,omitempty"`
+	ParamNamespace string `json:"paramNamespace,omitempty"`
 }
 
-// TenantFacts are what a tenant's rows, before its probes, are made from.
+// TenantFacts are what a tenant's rows, before its probes, are made from:
+// one namespace of the tenant, and the team it belongs to.
 type TenantFacts struct {
 	Namespace, Name string
 	Kustomization   *tenant.KustomizationSummary
@@ -70,6 +80,34 @@ type TenantFacts struct {
 	Quota           bool
 	LimitRange      bool
 	NetworkPolicy   bool
+	// MarkedConfined is set when the namespace carries the mark add
+	// --confine puts on it (tenant.IsConfined); see confined.
+	MarkedConfined bool
+	// Member is set when kubectl tenant made the namespace the tenant's
+	// (tenant.IsMember).
+	Member bool
+	// Owners are the subjects of the tenant-owners-ROLE RoleBindings, in
+	// the order of render.OwnerRoles.
+	Owners []render.Owner
+	// MisboundOwners name the owners' RoleBindings that grant another
+	// role than their name says; their subjects are not in Owners.
+	MisboundOwners []string
+	// Policy is set when the namespace has its tenant-policy ConfigMap.
+	Policy bool
+	// AllowedSources are the URL prefixes of the tenant-policy's
+	// allowedSources; nil when it has none (or there is no tenant-policy),
+	// which lets the sources fetch from any URL.
+	AllowedSources []string
+	// Team is the tenant's namespaces among those read (GroupTeams); nil
+	// for a namespace read on its own.
+	Team *Team
+}
+
+// confined reports whether the tenant is confined here, as the tenant
+// model reads it: the namespace is marked so, or Flux applies the
+// Kustomization as a ServiceAccount.
+func (t *TenantFacts) confined() bool {
+	return t.MarkedConfined || (t.Kustomization != nil && t.Kustomization.Spec.ServiceAccountName != "")
 }
 
 // serviceAccount is the identity Flux applies the tenant's manifests as,
@@ -89,7 +127,9 @@ type Facts struct {
 }
 
 // ReadCluster reads what check's cluster rows judge: the Flux
-// controllers' manager args and the guardrail policy with its binding.
+// controllers' manager args, and the guardrail and owners-and-sources
+// policies with their bindings (one GET each, whatever the number of
+// tenants).
 func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFacts, error) {
 	facts := ClusterFacts{Deployments: map[string][]string{}}
 	var mu sync.Mutex // guards facts.Deployments
@@ -113,30 +153,21 @@ func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFa
 				return page.GetContinue(), nil
 			})
 		},
-		func(ctx context.Context) error {
-			_, err := c.Metadata.Resource(tenant.PolicyGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", render.GuardrailPolicyName, err)
-			}
-			facts.Policy = true
-			return nil
+		func(ctx context.Context) (err error) {
+			facts.Policy, err = readPolicy(ctx, c, render.GuardrailPolicyName)
+			return err
 		},
-		func(ctx context.Context) error {
-			binding, err := c.Dynamic.Resource(tenant.PolicyBindingGVR).Get(ctx, render.GuardrailPolicyName, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				return nil
-			case err != nil:
-				return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", render.GuardrailPolicyName, err)
-			}
-			var b BindingSummary
-			b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
-			b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
-			facts.Binding = &b
-			return nil
+		func(ctx context.Context) (err error) {
+			facts.Binding, err = readBinding(ctx, c, render.GuardrailPolicyName)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			facts.OwnersPolicy, err = readPolicy(ctx, c, render.OwnersPolicyName)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			facts.OwnersBinding, err = readBinding(ctx, c, render.OwnersPolicyName)
+			return err
 		},
 	}
 	group, groupCtx := errgroup.WithContext(ctx)
@@ -146,10 +177,46 @@ func ReadCluster(ctx context.Context, c *tenant.Clients, chunk int64) (ClusterFa
 	return facts, group.Wait()
 }
 
+// readPolicy reports whether the ValidatingAdmissionPolicy name exists.
+func readPolicy(ctx context.Context, c *tenant.Clients, name string) (bool, error) {
+	_, err := c.Metadata.Resource(tenant.PolicyGVR).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// readBinding reads the ValidatingAdmissionPolicyBinding name; nil when it
+// does not exist.
+func readBinding(ctx context.Context, c *tenant.Clients, name string) (*BindingSummary, error) {
+	binding, err := c.Dynamic.Resource(tenant.PolicyBindingGVR).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", name, err)
+	}
+	return SummarizeBinding(binding), nil
+}
+
+// SummarizeBinding reads what the cluster rows judge of a
+// ValidatingAdmissionPolicyBinding.
+func SummarizeBinding(binding *unstructured.Unstructured) *BindingSummary {
+	var b BindingSummary
+	b.PolicyName, _, _ = unstructured.NestedString(binding.Object, "spec", "policyName")
+	b.ValidationActions, _, _ = unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
+	b.ParamName, _, _ = unstructured.NestedString(binding.Object, "spec", "paramRef", "name")
+	b.ParamNamespace, _, _ = unstructured.NestedString(binding.Object, "spec", "paramRef", "namespace")
+	return &b
+}
+
 const BootstrapLockdownFix = `run "kubectl tenant bootstrap --lockdown"`
 
-// ClusterRows judge the Flux controllers' lockdown flags and the guardrail
-// policy.
+// ClusterRows judge the Flux controllers' lockdown flags, the guardrail
+// policy and the owners-and-sources policy.
 func ClusterRows(f ClusterFacts) []Row {
 	var rows []Row
 	row := func(check string, result Result, detail string) {
@@ -183,22 +250,45 @@ func ClusterRows(f ClusterFacts) []Row {
 		row("lockdown/"+name, Pass, fmt.Sprintf("%s runs with %s", name, strings.Join(render.LockdownArgs(name), " ")))
 	}
 
-	if f.Policy {
-		row("guardrail-policy", Pass, fmt.Sprintf("ValidatingAdmissionPolicy %s is installed", render.GuardrailPolicyName))
-	} else {
-		row("guardrail-policy", Fail, fmt.Sprintf("no ValidatingAdmissionPolicy %s, so a tenant can change its own guardrails; %s", render.GuardrailPolicyName, BootstrapLockdownFix))
-	}
-	switch b := f.Binding; {
-	case b == nil:
-		row("guardrail-binding", Fail, fmt.Sprintf("no ValidatingAdmissionPolicyBinding %s, so the policy is not enforced; %s", render.GuardrailPolicyName, BootstrapLockdownFix))
-	case b.PolicyName != render.GuardrailPolicyName:
-		row("guardrail-binding", Fail, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s; %s", render.GuardrailPolicyName, b.PolicyName, render.GuardrailPolicyName, BootstrapLockdownFix))
-	case !slices.Contains(b.ValidationActions, "Deny"):
-		row("guardrail-binding", Fail, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s has validationActions [%s], which do not Deny; %s", render.GuardrailPolicyName, strings.Join(b.ValidationActions, ", "), BootstrapLockdownFix))
-	default:
-		row("guardrail-binding", Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses", render.GuardrailPolicyName))
-	}
+	rows = append(rows, policyRows("guardrail", render.GuardrailPolicyName, "", f.Policy, f.Binding)...)
+	rows = append(rows, policyRows("owners", render.OwnersPolicyName, render.TenantPolicyName, f.OwnersPolicy, f.OwnersBinding)...)
 	return rows
+}
+
+// policyRows judge one of bootstrap --lockdown's policies and its binding,
+// as checks PREFIX-policy and PREFIX-binding: both exist, the binding binds
+// the policy, takes its parameters from each request's namespace's
+// ConfigMap param (when param is not ""), and denies.
+func policyRows(prefix, name, param string, present bool, b *BindingSummary) []Row {
+	policy := Row{Scope: ClusterScope, Check: prefix + "-policy", Result: Pass, Detail: fmt.Sprintf("ValidatingAdmissionPolicy %s is installed", name)}
+	if !present {
+		policy.Result, policy.Detail = Fail, fmt.Sprintf("no ValidatingAdmissionPolicy %s, so %s; %s", name, policyPurpose(prefix), BootstrapLockdownFix)
+	}
+	binding := Row{Scope: ClusterScope, Check: prefix + "-binding", Result: Fail}
+	switch {
+	case b == nil:
+		binding.Detail = fmt.Sprintf("no ValidatingAdmissionPolicyBinding %s, so the policy is not enforced; %s", name, BootstrapLockdownFix)
+	case b.PolicyName != name:
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s; %s", name, b.PolicyName, name, BootstrapLockdownFix)
+	case param != "" && (b.ParamName != param || b.ParamNamespace != ""):
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s takes its parameters from ConfigMap %q in namespace %q, not from each tenant namespace's ConfigMap %s; %s",
+			name, b.ParamName, b.ParamNamespace, param, BootstrapLockdownFix)
+	case !slices.Contains(b.ValidationActions, "Deny"):
+		binding.Detail = fmt.Sprintf("ValidatingAdmissionPolicyBinding %s has validationActions [%s], which do not Deny; %s", name, strings.Join(b.ValidationActions, ", "), BootstrapLockdownFix)
+	case param != "":
+		binding.Result, binding.Detail = Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses, with each tenant namespace's ConfigMap %s as parameters", name, param)
+	default:
+		binding.Result, binding.Detail = Pass, fmt.Sprintf("ValidatingAdmissionPolicyBinding %s denies what the policy refuses", name)
+	}
+	return []Row{policy, binding}
+}
+
+// policyPurpose says what is open without the policy of prefix.
+func policyPurpose(prefix string) string {
+	if prefix == "owners" {
+		return "a team's owners can change what the platform put in its namespaces, and its sources may fetch from any URL"
+	}
+	return "a tenant can change its own guardrails"
 }
 
 // hasFlag reports whether args set want ("--name=value") to its value; the
@@ -218,7 +308,8 @@ func hasFlag(args []string, want string) bool {
 	return set && got == value
 }
 
-// TenantRows judge what was read of a tenant, before its probes.
+// TenantRows judge what was read of a tenant, before its probes: its own
+// objects, then its place in its team (TeamRows).
 func TenantRows(t *TenantFacts, kustomizationName string) []Row {
 	var rows []Row
 	row := func(check string, result Result, detail string) {
@@ -265,7 +356,7 @@ func TenantRows(t *TenantFacts, kustomizationName string) []Row {
 			row(g.check, Warn, fmt.Sprintf("no %s %s; run \"kubectl tenant add %s %s --confine %s\" with the tenant's other guardrail flags", g.kind, g.name, t.Namespace, t.Name, g.flag))
 		}
 	}
-	return rows
+	return append(rows, TeamRows(t)...)
 }
 
 // Identity is how the API server sees a tenant's ServiceAccount:
@@ -444,16 +535,19 @@ func isGuardrailDenial(err error) bool {
 }
 
 // FactsOf are the facts check judges a tenant by, read off its live
-// objects, so that describe needs no second read of them.
-func FactsOf(t *tenant.Tenant) *TenantFacts {
+// objects, so that describe needs no second read of them; labelKey is the
+// tenant label, which membership is read from.
+func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 	f := &TenantFacts{Namespace: t.Namespace, Name: t.Name,
-		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil}
+		Quota: t.Objects.Quota() != nil, LimitRange: t.Objects.LimitRange() != nil, NetworkPolicy: t.Objects.NetworkPolicy() != nil,
+		MarkedConfined: tenant.IsConfined(t.Objects.Namespace), Member: tenant.IsMember(t.Objects.Namespace, labelKey, t.Name)}
 	if ks := t.Objects.Kustomization(); ks != nil {
 		f.Kustomization = &tenant.KustomizationSummary{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ks.Object, f.Kustomization); err != nil {
 			f.Kustomization = nil
 		}
 	}
+	f.readTeamFacts(&t.Objects)
 	if rb := t.Objects.RoleBinding(); rb != nil {
 		ref := &rbacv1.RoleRef{}
 		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
@@ -466,7 +560,8 @@ func FactsOf(t *tenant.Tenant) *TenantFacts {
 
 // Read reads the tenants of the given namespaces back through reader and
 // the cluster's lockdown, side by side: the one read that check and
-// describe both judge by. With settle, the tenants' settings are read back
+// describe both judge by. The namespaces of one tenant name are grouped
+// into its team from the same objects, with no read of their own. With settle, the tenants' settings are read back
 // too (describe shows them; check judges objects alone).
 func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured.Unstructured, settle bool) (*Facts, []*tenant.Tenant, error) {
 	read := reader.ReadObjects
@@ -488,7 +583,8 @@ func Read(ctx context.Context, reader *tenant.Reader, namespaces []*unstructured
 		return nil, nil, err
 	}
 	for _, t := range tenants {
-		facts.Tenants = append(facts.Tenants, FactsOf(t))
+		facts.Tenants = append(facts.Tenants, FactsOf(t, reader.LabelKey))
 	}
+	GroupTeams(facts.Tenants)
 	return facts, tenants, nil
 }

@@ -25,6 +25,16 @@
 //	go run ./bench/cmd/factsbench -plugin ./kubectl-tenant -confined 0.5     # half of them confined
 //	go run ./bench/cmd/factsbench -plugin ./kubectl-tenant -tenants 100 -requests 15
 //
+// -team-size N adds the namespaces as teams of N (tenant fu-team-0000 has
+// namespaces fu-0000 to fu-00N-1), each with two owners and an allowed
+// source prefix, as `add -f` takes a team from YAML: check then judges
+// every namespace against the others of its team. -baseline BINARY times
+// that binary's `check --all -o json` too, alternating with the plugin's
+// over the same tenants, for a before-and-after of a change on one
+// cluster, whatever the machine's load does meanwhile:
+//
+//	go run ./bench/cmd/factsbench -plugin ./kubectl-tenant -baseline /tmp/kubectl-tenant-main -team-size 10
+//
 // -requests N runs each command once more with -v=6 and prints its N most
 // frequent request patterns (namespace and object names folded), to see
 // what describe sends that check does not.
@@ -61,6 +71,8 @@ type config struct {
 	concurrency int
 	requests    int
 	target      float64
+	teamSize    int
+	baseline    string
 }
 
 func main() {
@@ -72,9 +84,11 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 16, "add -f's --concurrency")
 	flag.IntVar(&cfg.requests, "requests", 0, "also run each command once with -v=6 and print its N most frequent request patterns")
 	flag.Float64Var(&cfg.target, "target", 2, "the target: describe's time at most this many times check's")
+	flag.IntVar(&cfg.teamSize, "team-size", 1, "namespaces per tenant; above 1 each tenant is a team with two owners and an allowed source prefix")
+	flag.StringVar(&cfg.baseline, "baseline", "", "another kubectl-tenant binary whose check --all -o json is timed too, alternating with -plugin's, over the same tenants")
 	flag.Parse()
-	if cfg.tenants < 1 || cfg.confined < 0 || cfg.confined > 1 || cfg.runs < 1 {
-		fmt.Fprintln(os.Stderr, "factsbench: need -tenants >= 1, 0 <= -confined <= 1, -runs >= 1")
+	if cfg.tenants < 1 || cfg.confined < 0 || cfg.confined > 1 || cfg.runs < 1 || cfg.teamSize < 1 {
+		fmt.Fprintln(os.Stderr, "factsbench: need -tenants >= 1, 0 <= -confined <= 1, -runs >= 1, -team-size >= 1")
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil {
@@ -101,12 +115,21 @@ func run(cfg config) error {
 	checkArgs := append([]string{"check", "--all", "-o", "json"}, selection...)
 	describeArgs := append([]string{"describe", "--all", "-o", "json", "--events", "0"}, selection...)
 	commands := []struct {
+		env     *tenantbench.Env
 		args    []string
 		ok      []int // check exits 1 when a row FAILs
 		tenants func([]byte) ([]string, error)
 	}{
-		{checkArgs, []int{1}, tenantbench.CheckedNamespaces},
-		{describeArgs, nil, tenantbench.DescribedNamespaces},
+		{env, checkArgs, []int{1}, tenantbench.CheckedNamespaces},
+		{env, describeArgs, nil, tenantbench.DescribedNamespaces},
+	}
+	if cfg.baseline != "" {
+		baseline, err := env.WithPlugin(cfg.baseline)
+		if err != nil {
+			return err
+		}
+		commands = append(commands, commands[0])
+		commands[2].env = baseline
 	}
 	loadBefore := loadAverage()
 	samples := make([][]tenantbench.Sample, len(commands))
@@ -115,7 +138,7 @@ func run(cfg config) error {
 	// in the machine's load falls on both commands alike.
 	for round := -1; round < cfg.runs; round++ {
 		for i, c := range commands {
-			s, out, _, err := env.MeasureOutput(c.ok, c.args...)
+			s, out, _, err := c.env.MeasureOutput(c.ok, c.args...)
 			if err != nil {
 				return err
 			}
@@ -124,10 +147,30 @@ func run(cfg config) error {
 			}
 			if round >= 0 {
 				samples[i] = append(samples[i], s)
-				fmt.Fprintf(os.Stderr, "factsbench: %s, run %d: %s\n", c.args[0], round+1, s.Wall.Round(time.Millisecond))
+				name := c.args[0]
+				if c.env != env {
+					name += " (baseline)"
+				}
+				fmt.Fprintf(os.Stderr, "factsbench: %s, run %d: %s\n", name, round+1, s.Wall.Round(time.Millisecond))
 			}
 		}
 	}
+	printTables(cfg, samples, loadBefore)
+
+	if cfg.requests > 0 {
+		for _, c := range commands {
+			if err := printRequests(c.env, c.args, c.ok, cfg.requests, len(added)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// printTables prints the row of check against describe, and with a
+// baseline the row of check before and after: samples are check's,
+// describe's and the baseline's check's, in that order.
+func printTables(cfg config, samples [][]tenantbench.Sample, loadBefore string) {
 	check, describe := median(samples[0]), median(samples[1])
 	ratio := describe.Wall.Seconds() / check.Wall.Seconds()
 	met := "yes"
@@ -145,18 +188,19 @@ func run(cfg config) error {
 	cell := func(s tenantbench.Sample) string {
 		return fmt.Sprintf("%.2f s (CPU: plugin %.2f s, cluster %.2f s)", s.Wall.Seconds(), s.PluginCPU.Seconds(), s.ClusterCPU.Seconds())
 	}
+	if cfg.teamSize > 1 {
+		mix = append(mix, fmt.Sprintf("in teams of %d namespaces with 2 owners and an allowed source each", cfg.teamSize))
+	}
 	fmt.Printf("| tenants, bare control plane (median of %d, load average %s before, %s after) | `check --all -o json` | `describe --all -o json --events 0` | describe / check | target | met |\n", cfg.runs, loadBefore, loadAverage())
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")
 	fmt.Printf("| %d: %s | %s | %s | %.1fx | <= %gx | %s |\n", cfg.tenants, strings.Join(mix, " + "), cell(check), cell(describe), ratio, cfg.target, met)
-
-	if cfg.requests > 0 {
-		for _, c := range commands {
-			if err := printRequests(env, c.args, c.ok, cfg.requests, len(added)); err != nil {
-				return err
-			}
-		}
+	if cfg.baseline != "" {
+		before := median(samples[2])
+		fmt.Printf("\n| `check --all -o json`, same tenants, alternating (median of %d) | baseline `%s` | `%s` | after / before |\n| --- | --- | --- | --- |\n", cfg.runs, cfg.baseline, cfg.plugin)
+		fmt.Printf("| %d namespaces | %s | %s | %.2fx wall, %.2fx plugin CPU, %.2fx cluster CPU |\n", cfg.tenants, cell(before), cell(check),
+			check.Wall.Seconds()/before.Wall.Seconds(), check.PluginCPU.Seconds()/before.PluginCPU.Seconds(), check.ClusterCPU.Seconds()/before.ClusterCPU.Seconds())
 	}
-	return nil
+
 }
 
 // confinedTenants is how many of the tenants are confined.
@@ -180,16 +224,9 @@ func addTenants(env *tenantbench.Env, cfg config, selection []string) ([]string,
 		if part.n == 0 {
 			continue
 		}
-		// Tenant names unique across both parts: namespace fc-0000 is
-		// tenant fc-tenant-0000.
-		var lines, namespaces []string
-		for i := range part.n {
-			ns := fmt.Sprintf("%s%04d", part.prefix, i)
-			namespaces = append(namespaces, ns)
-			lines = append(lines, fmt.Sprintf("%s,%stenant-%04d", ns, part.prefix, i))
-		}
-		file := filepath.Join(os.TempDir(), fmt.Sprintf("factsbench-%s%d.csv", part.prefix, os.Getpid()))
-		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		content, namespaces := tenantList(part.prefix, part.n, cfg.teamSize, env.Cluster.GitURL())
+		file := filepath.Join(os.TempDir(), fmt.Sprintf("factsbench-%s%d.txt", part.prefix, os.Getpid()))
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			return nil, err
 		}
 		args := append([]string{"add", "-f", file, "--concurrency", fmt.Sprint(cfg.concurrency), "-o", "name"}, part.flags...)
@@ -198,11 +235,38 @@ func addTenants(env *tenantbench.Env, cfg config, selection []string) ([]string,
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(os.Stderr, "factsbench: added %d tenants (%s*) in %s\n", part.n, part.prefix, took.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "factsbench: added %d namespaces (%s*) in %s\n", part.n, part.prefix, took.Round(time.Millisecond))
 		added = append(added, namespaces...)
 	}
 	slices.Sort(added)
 	return added, nil
+}
+
+// tenantList is add -f's file for n namespaces prefix0000 on, and the
+// namespaces. With teamSize 1, one tenant a namespace (CSV), tenant names
+// unique across both parts: namespace fc-0000 is tenant fc-tenant-0000.
+// Above, teams of teamSize namespaces (YAML), tenant fc-team-0000 holding
+// fc-0000 on, each with two owners and sources allowed under gitURL.
+func tenantList(prefix string, n, teamSize int, gitURL string) (string, []string) {
+	var namespaces []string
+	for i := range n {
+		namespaces = append(namespaces, fmt.Sprintf("%s%04d", prefix, i))
+	}
+	var b strings.Builder
+	if teamSize == 1 {
+		for i, ns := range namespaces {
+			fmt.Fprintf(&b, "%s,%stenant-%04d\n", ns, prefix, i)
+		}
+		return b.String(), namespaces
+	}
+	for team := 0; team*teamSize < n; team++ {
+		fmt.Fprintf(&b, "- name: %steam-%04d\n  owners: [\"User:dev-%04d@example.com=edit\", \"Group:team-%04d=view\"]\n  allowedSources: [%q]\n  namespaces:\n",
+			prefix, team, team, team, gitURL)
+		for _, ns := range namespaces[team*teamSize : min(n, (team+1)*teamSize)] {
+			fmt.Fprintf(&b, "  - %s\n", ns)
+		}
+	}
+	return b.String(), namespaces
 }
 
 // sameTenants fails unless the command's JSON names exactly the tenants

@@ -46,6 +46,17 @@ func Start(plugin string, opts localcluster.Options) (*Env, error) {
 	return &Env{Cluster: c, root: root, plugin: plugin}, nil
 }
 
+// WithPlugin is the same cluster with another plugin binary to measure:
+// a build from before a change, timed against the one after it on the
+// same tenants.
+func (e *Env) WithPlugin(plugin string) (*Env, error) {
+	plugin, err := filepath.Abs(plugin)
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Cluster: e.Cluster, root: e.root, plugin: plugin}, nil
+}
+
 // Run runs the plugin against the cluster and returns its wall time and
 // stdout. An exit code in ok is a result, not a failure (check exits 1
 // when a row FAILs).
