@@ -216,6 +216,11 @@ func (o *AddOptions) validateNamespaces() error {
 // a file leaves the cluster as it was.
 func (o *AddOptions) Run(ctx context.Context) error {
 	if o.DryRun == tenant.DryRunClient {
+		keys, err := o.Settings.ResolveCredentials(ctx, nil, o.tenants, o.In)
+		if err != nil {
+			return err
+		}
+		o.printDeployKeys(keys)
 		return o.printRendered()
 	}
 	qps, burst := o.clientRate()
@@ -231,6 +236,11 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err := o.Settings.ResolveSource(ctx, c, o.Tenant.Source, o.Tenant.Confinement); err != nil {
 		return err
 	}
+	keys, err := o.Settings.ResolveCredentials(ctx, c, o.tenants, o.In)
+	if err != nil {
+		return err
+	}
+	defer o.printDeployKeys(keys)
 	objects, err := renderAll(o.tenants)
 	if err != nil {
 		return err
@@ -370,6 +380,14 @@ func (o *AddOptions) removeNamespaces(ctx context.Context, c *tenant.Clients, re
 		}
 	}
 	return nil
+}
+
+// printDeployKeys says, on stderr, what to do with the keys this run made
+// for the tenants' own sources.
+func (o *AddOptions) printDeployKeys(keys map[string]string) {
+	for _, ns := range render.SortedKeys(keys) {
+		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, o.Settings.GitURL, keys[ns])
+	}
 }
 
 // printAdded says what was added and where to look next.

@@ -118,7 +118,7 @@ func (f *outputFlags) toOutput(dryRun tenant.DryRunStrategy) (*output, error) {
 			return nil, err
 		}
 	}
-	if !f.showSecrets && format != "name" {
+	if !f.showSecrets && format != "" && format != "name" {
 		printer = &withholdSecrets{Delegate: printer, notes: f.errOut}
 	}
 	out.printer = printer

@@ -83,7 +83,7 @@ func (c *GitCredentials) SecretData() map[string][]byte {
 // trusted network: source-controller itself would send them in the clear).
 func (c *GitCredentials) Validate(rawURL string, allowInsecure bool) error {
 	if c == nil {
-		return nil
+		c = &GitCredentials{} // a URL may carry a password all the same
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
@@ -102,22 +102,30 @@ func (c *GitCredentials) Validate(rawURL string, allowInsecure bool) error {
 		return fmt.Errorf("a password needs --username")
 	case c.Password != "" && c.BearerToken != "":
 		return fmt.Errorf("a password and a bearer token cannot be combined: give one")
-	case u.User != nil:
+	case hasPassword(u):
 		return fmt.Errorf("the git URL %s carries credentials: give --username and --password-file instead, so they are stored in a Secret", redactURL(rawURL))
 	}
 	return nil
+}
+
+func hasPassword(u *url.URL) bool {
+	if u.User == nil {
+		return false
+	}
+	_, set := u.User.Password()
+	return set
 }
 
 // redactURL drops a URL's user information, so an error never prints a
 // password someone put in it.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil || !hasPassword(u) {
 		if i := strings.Index(raw, "@"); err != nil && i >= 0 {
 			return "<url with credentials>"
 		}
 		return raw
 	}
-	u.User = url.User("REDACTED")
+	u.User = url.UserPassword(u.User.Username(), "REDACTED")
 	return u.String()
 }

@@ -45,6 +45,8 @@ type Settings struct {
 	Quota            []string
 	LimitRange       []string
 	NetworkPolicy    string
+	// Credentials are those of the tenant's own source at --git-url.
+	Credentials CredentialFlags
 
 	flags *pflag.FlagSet
 	// names are the flags AddFlags added, so that Given asks about exactly
@@ -107,6 +109,7 @@ func (s *Settings) addConfineFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.CopySourceSecret, "copy-source-secret", false, "With --confine, copy the shared source's credentials Secret into the tenant's namespace; the tenant can then read those credentials")
 	fs.StringArrayVar(&s.Quota, "quota", nil, "With --confine, a ResourceQuota limit RESOURCE=QUANTITY, e.g. pods=20 or count/kustomizations.kustomize.toolkit.fluxcd.io=5 (repeatable)")
 	fs.StringArrayVar(&s.LimitRange, "limit-range", nil, "With --confine, a default container request and limit RESOURCE=REQUEST[/LIMIT], e.g. cpu=100m/500m (repeatable)")
+	s.Credentials.AddFlags(fs, "the tenant's own source (--confine --git-url; its Secret is made in the tenant's namespace, where the tenant can read it)")
 	fs.StringVar(&s.NetworkPolicy, "network-policy", "", `With --confine, "isolate": ingress only from the tenant's namespace and flux-system, egress only to the namespace and DNS`)
 }
 
@@ -199,6 +202,9 @@ func (s *Settings) confinement(shared render.SourceRef) (*render.Confinement, er
 		return nil, fmt.Errorf("--confine and --unconfine cannot be combined: give the one you mean")
 	}
 	if !s.Confine {
+		if s.Credentials.Given() {
+			return nil, fmt.Errorf("credential flags give a confined tenant's own source (--git-url) its credentials: add --confine --git-url")
+		}
 		if set := s.confinementOnly(); len(set) > 0 {
 			return nil, fmt.Errorf("%s only apply to a confined tenant: add --confine", strings.Join(set, ", "))
 		}
@@ -251,7 +257,16 @@ func (s *Settings) Validate(dryRun DryRunStrategy) error {
 	if s.SourceInterval <= 0 {
 		return fmt.Errorf("invalid --source-interval %s: must be greater than zero", s.SourceInterval)
 	}
-	return nil
+	if s.GitURL != "" {
+		var none *render.GitCredentials
+		if err := none.Validate(s.GitURL, s.Credentials.AllowInsecureHTTP); err != nil {
+			return fmt.Errorf("invalid --git-url: %w", err)
+		}
+	}
+	if s.Credentials.Given() && s.GitURL == "" {
+		return fmt.Errorf("credential flags give the tenant's own source at --git-url its credentials: add --git-url (the shared source's are copied with --copy-source-secret)")
+	}
+	return s.Credentials.Validate()
 }
 
 // Tenants are the tenants to render, one render.TenantOptions for each
