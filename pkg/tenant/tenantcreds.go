@@ -38,7 +38,7 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 	if u.Scheme != "ssh" && !s.Credentials.Given() {
 		return generated, nil
 	}
-	var shared *Resolved    // HTTP credentials are the same for every tenant
+	var shared *Resolved  // HTTP credentials are the same for every tenant
 	var knownHosts []byte // one server, one host key, read once
 	for i := range tenants {
 		t := &tenants[i]
