@@ -83,6 +83,10 @@ type TenantFacts struct {
 	// MarkedConfined is set when the namespace carries the mark add
 	// --confine puts on it (tenant.IsConfined); see confined.
 	MarkedConfined bool
+	// SourceFailure is why the tenant's own source cannot fetch, in
+	// Flux's words with the fix when its credentials are the cause; ""
+	// when it is Ready, still working, or there is none.
+	SourceFailure string
 	// Member is set when kubectl tenant made the namespace the tenant's
 	// (tenant.IsMember).
 	Member bool
@@ -325,9 +329,12 @@ func TenantRows(t *TenantFacts, kustomizationName string) []Row {
 			row("service-account", Fail, fmt.Sprintf("Kustomization %s has no serviceAccountName, so Flux applies it as its own identity or --default-service-account; %s", kustomizationName, confine))
 		}
 		ref := ks.Spec.SourceRef
-		if ref.Namespace == "" || ref.Namespace == t.Namespace {
+		switch {
+		case t.SourceFailure != "" && (ref.Namespace == "" || ref.Namespace == t.Namespace):
+			row("source", Fail, t.SourceFailure)
+		case ref.Namespace == "" || ref.Namespace == t.Namespace:
 			row("source", Pass, fmt.Sprintf("Kustomization %s builds from %s/%s in its own namespace", kustomizationName, ref.Kind, ref.Name))
-		} else {
+		default:
 			row("source", Fail, fmt.Sprintf("Kustomization %s refers to %s/%s in %s, outside the tenant's namespace; %s", kustomizationName, ref.Kind, ref.Name, ref.Namespace, confine))
 		}
 	}
@@ -548,6 +555,7 @@ func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 		}
 	}
 	f.readTeamFacts(&t.Objects)
+	f.SourceFailure = sourceFailure(t.Objects.Source())
 	if rb := t.Objects.RoleBinding(); rb != nil {
 		ref := &rbacv1.RoleRef{}
 		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
@@ -556,6 +564,28 @@ func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 		f.RoleRef = ref
 	}
 	return f
+}
+
+// sourceFailure says why a tenant's own source is not Ready, when Flux
+// has said so (Ready False): Flux's message and, for its credentials, the
+// fix.
+func sourceFailure(src *unstructured.Unstructured) string {
+	if src == nil {
+		return ""
+	}
+	status, message := tenant.ReadinessOf(src)
+	if status != "False" {
+		return ""
+	}
+	secret, _, _ := unstructured.NestedString(src.Object, "spec", "secretRef", "name")
+	if secret != "" {
+		secret = src.GetNamespace() + "/" + secret
+	}
+	line := fmt.Sprintf("%s %s cannot fetch: %s", src.GetKind(), src.GetName(), tenant.OneLine(message))
+	if fix := tenant.SourceFix(message, secret); fix != "" {
+		line += " (" + fix + ")"
+	}
+	return line
 }
 
 // Read reads the tenants of the given namespaces back through reader and

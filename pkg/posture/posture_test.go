@@ -254,3 +254,26 @@ func TestProbeRows(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckShowsWhyTheOwnSourceCannotFetch: Flux's reason, and the fix.
+func TestCheckShowsWhyTheOwnSourceCannotFetch(t *testing.T) {
+	src := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+		"metadata": map[string]any{"name": "default", "namespace": "acme", "generation": int64(1)},
+		"spec":     map[string]any{"url": "ssh://git@git.example/acme", "secretRef": map[string]any{"name": "default-auth"}},
+		"status": map[string]any{"observedGeneration": int64(1), "conditions": []any{map[string]any{
+			"type": "Ready", "status": "False", "reason": "GitOperationFailed",
+			"message": "failed to checkout and determine revision: unable to clone 'ssh://git@git.example/acme': ssh: handshake failed: knownhosts: key mismatch",
+		}}},
+	}}
+	got := sourceFailure(src)
+	want := "GitRepository default cannot fetch: failed to checkout and determine revision: unable to clone 'ssh://git@git.example/acme': ssh: handshake failed: knownhosts: key mismatch " +
+		"(the git server's host key is not the one in known_hosts of Secret acme/default-auth: check the server, then give its key with --known-hosts FILE)"
+	if got != want {
+		t.Errorf("sourceFailure =\n%s\nwant\n%s", got, want)
+	}
+	unstructured.RemoveNestedField(src.Object, "status")
+	if got := sourceFailure(src); got != "" {
+		t.Errorf("a source Flux has not judged yet: %q, want none", got)
+	}
+}
