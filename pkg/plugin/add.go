@@ -423,6 +423,11 @@ func (o *AddOptions) waitReady(ctx context.Context, c *tenant.Clients) error {
 		return err
 	}
 	if failures = append(failures, notReady...); len(failures) > 0 {
+		for i, f := range failures {
+			if c := o.Tenant.Confinement; c != nil {
+				failures[i] = tenant.ExplainBySource(ctx, fleet.Clients, f, c.Source.Kind, c.Source.Name)
+			}
+		}
 		reportFailures(o.ErrOut, failures)
 		return &tenant.FailedError{Failed: len(failures), Total: len(o.tenants), What: "not Ready"}
 	}

@@ -555,7 +555,7 @@ func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 		}
 	}
 	f.readTeamFacts(&t.Objects)
-	f.SourceFailure = sourceFailure(t.Objects.Source())
+	f.SourceFailure = tenant.SourceFailure(t.Objects.Source())
 	if rb := t.Objects.RoleBinding(); rb != nil {
 		ref := &rbacv1.RoleRef{}
 		ref.APIGroup, _, _ = unstructured.NestedString(rb.Object, "roleRef", "apiGroup")
@@ -564,28 +564,6 @@ func FactsOf(t *tenant.Tenant, labelKey string) *TenantFacts {
 		f.RoleRef = ref
 	}
 	return f
-}
-
-// sourceFailure says why a tenant's own source is not Ready, when Flux
-// has said so (Ready False): Flux's message and, for its credentials, the
-// fix.
-func sourceFailure(src *unstructured.Unstructured) string {
-	if src == nil {
-		return ""
-	}
-	status, message := tenant.ReadinessOf(src)
-	if status != "False" {
-		return ""
-	}
-	secret, _, _ := unstructured.NestedString(src.Object, "spec", "secretRef", "name")
-	if secret != "" {
-		secret = src.GetNamespace() + "/" + secret
-	}
-	line := fmt.Sprintf("%s %s cannot fetch: %s", src.GetKind(), src.GetName(), tenant.OneLine(message))
-	if fix := tenant.SourceFix(message, secret); fix != "" {
-		line += " (" + fix + ")"
-	}
-	return line
 }
 
 // Read reads the tenants of the given namespaces back through reader and

@@ -266,14 +266,14 @@ func TestCheckShowsWhyTheOwnSourceCannotFetch(t *testing.T) {
 			"message": "failed to checkout and determine revision: unable to clone 'ssh://git@git.example/acme': ssh: handshake failed: knownhosts: key mismatch",
 		}}},
 	}}
-	got := sourceFailure(src)
+	got := tenant.SourceFailure(src)
 	want := "GitRepository default cannot fetch: failed to checkout and determine revision: unable to clone 'ssh://git@git.example/acme': ssh: handshake failed: knownhosts: key mismatch " +
 		"(the git server's host key is not the one in known_hosts of Secret acme/default-auth: check the server, then give its key with --known-hosts FILE)"
 	if got != want {
 		t.Errorf("sourceFailure =\n%s\nwant\n%s", got, want)
 	}
 	unstructured.RemoveNestedField(src.Object, "status")
-	if got := sourceFailure(src); got != "" {
+	if got := tenant.SourceFailure(src); got != "" {
 		t.Errorf("a source Flux has not judged yet: %q, want none", got)
 	}
 }

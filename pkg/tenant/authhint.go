@@ -89,3 +89,40 @@ func SecretData(ctx context.Context, c *Clients, namespace, name string) (map[st
 	}
 	return data, nil
 }
+
+// SourceFailure says why a source is not Ready, once Flux has said so
+// (Ready False): Flux's message and, when its credentials are the cause,
+// the fix; "" when it is Ready, still working, or nil.
+func SourceFailure(src *unstructured.Unstructured) string {
+	if src == nil {
+		return ""
+	}
+	status, message := ReadinessOf(src)
+	if status != "False" {
+		return ""
+	}
+	secret, _, _ := unstructured.NestedString(src.Object, "spec", "secretRef", "name")
+	if secret != "" {
+		secret = src.GetNamespace() + "/" + secret
+	}
+	line := fmt.Sprintf("%s %s cannot fetch: %s", src.GetKind(), src.GetName(), OneLine(message))
+	if fix := SourceFix(message, secret); fix != "" {
+		line += " (" + fix + ")"
+	}
+	return line
+}
+
+// ExplainBySource replaces a tenant's not-Ready message with its own
+// source's failure when that is the cause: a Kustomization only says its
+// artifact is missing, while the source says why (say, the git server
+// refused its key).
+func ExplainBySource(ctx context.Context, c *Clients, f Failure, kind, name string) Failure {
+	src, err := c.Dynamic.Resource(SourceResource(kind)).Namespace(f.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return f
+	}
+	if why := SourceFailure(src); why != "" {
+		f.Message = why
+	}
+	return f
+}
