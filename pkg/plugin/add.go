@@ -384,7 +384,11 @@ func (o *AddOptions) removeNamespaces(ctx context.Context, c *tenant.Clients, re
 
 // printDeployKeys says, on stderr, what to do with the keys this run made
 // for the tenants' own sources.
-func (o *AddOptions) printDeployKeys(keys map[string]string) {
+func (o *AddOptions) printDeployKeys(creds tenant.TenantCredentials) {
+	if creds.Insecure {
+		fmt.Fprintln(o.ErrOut, tenant.InsecureWarning(o.Settings.GitURL))
+	}
+	keys := creds.GeneratedKeys
 	for _, ns := range render.SortedKeys(keys) {
 		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, o.Settings.GitURL, keys[ns])
 	}

@@ -253,6 +253,9 @@ func (o *BootstrapOptions) resolveCredentials(ctx context.Context, c *tenant.Cli
 // printDeployKey says what to do with a key this run made, on stderr so
 // that it never mixes with output meant for git.
 func (o *BootstrapOptions) printDeployKey(r tenant.Resolved) {
+	if r.Insecure {
+		fmt.Fprintln(o.ErrOut, tenant.InsecureWarning(o.Bootstrap.GitURL))
+	}
 	switch {
 	case r.GeneratedKey != "":
 		fmt.Fprintf(o.ErrOut, "Add this public key to %s as a read-only deploy key; Flux fetches with it:\n%s\n", o.Bootstrap.GitURL, r.GeneratedKey)

@@ -123,12 +123,20 @@ func (f *CredentialFlags) countOthers() int {
 
 // Resolved are credentials read, generated or kept, ready to render.
 type Resolved struct {
+	// Insecure is set when a password or token will go over plain HTTP,
+	// as --allow-insecure-http allowed: commands warn of it.
+	Insecure    bool
 	Credentials *render.GitCredentials
 	// GeneratedKey is the public key of a key made by this run, to be
 	// registered with the git server as a read-only deploy key.
 	GeneratedKey string
 	// KeptKey is set when a stored key was kept.
 	KeptKey bool
+}
+
+// InsecureWarning is what a command says when Insecure is set.
+func InsecureWarning(gitURL string) string {
+	return fmt.Sprintf("Warning: --allow-insecure-http: the password or token for %s goes over plain HTTP, readable by anyone on the network between source-controller and the git server", gitURL)
 }
 
 // Resolve reads the credentials the flags name for a source at gitURL.
@@ -163,6 +171,7 @@ func (f *CredentialFlags) Resolve(ctx context.Context, gitURL string, stdin io.R
 	if len(c.SecretData()) > 0 {
 		r.Credentials = c
 	}
+	r.Insecure = u.Scheme == "http" && (c.Password != "" || c.BearerToken != "" || c.GitHubApp != nil)
 	return r, nil
 }
 

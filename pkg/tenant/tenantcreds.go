@@ -24,19 +24,19 @@ func TenantSourceSecretName(sourceName string) string {
 // --git-url the credentials the flags name: a Secret in its namespace
 // (each tenant its own SSH key, generated unless given or stored), or the
 // --secret-ref it names there. Keys and host keys already stored are
-// kept, so deploy keys registered once stay valid. It returns, by
-// namespace, the public keys it generated.
-func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants []render.TenantOptions, stdin io.Reader) (map[string]string, error) {
-	generated := map[string]string{}
+// kept, so deploy keys registered once stay valid.
+func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants []render.TenantOptions, stdin io.Reader) (TenantCredentials, error) {
+	out := TenantCredentials{GeneratedKeys: map[string]string{}}
+	generated := out.GeneratedKeys
 	if !s.Confine || s.GitURL == "" {
-		return generated, nil
+		return out, nil
 	}
 	u, err := url.Parse(s.GitURL)
 	if err != nil {
-		return nil, fmt.Errorf("invalid --git-url: %w", err)
+		return out, fmt.Errorf("invalid --git-url: %w", err)
 	}
 	if u.Scheme != "ssh" && !s.Credentials.Given() {
-		return generated, nil
+		return out, nil
 	}
 	var shared *Resolved  // HTTP credentials are the same for every tenant
 	var knownHosts []byte // one server, one host key, read once
@@ -45,7 +45,7 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 		secretName := TenantSourceSecretName(t.Confinement.Source.Name)
 		r, err := s.resolveOne(ctx, c, t.Namespace, secretName, u.Scheme == "ssh", stdin, shared, knownHosts)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", t.Namespace, err)
+			return out, fmt.Errorf("tenant %s: %w", t.Namespace, err)
 		}
 		if u.Scheme != "ssh" {
 			shared = &r
@@ -55,9 +55,19 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 		if r.GeneratedKey != "" {
 			generated[t.Namespace] = r.GeneratedKey
 		}
+		out.Insecure = out.Insecure || r.Insecure
 		t.Confinement = withCredentials(t.Confinement, secretName, s.Credentials.SecretRef, r.Credentials)
 	}
-	return generated, nil
+	return out, nil
+}
+
+// TenantCredentials are what resolving the tenants' credentials made that
+// the user must hear of.
+type TenantCredentials struct {
+	// GeneratedKeys are the public keys generated, by namespace.
+	GeneratedKeys map[string]string
+	// Insecure is set when a password or token goes over plain HTTP.
+	Insecure bool
 }
 
 // resolveOne resolves one tenant's credentials, reusing the HTTP ones and
