@@ -71,6 +71,30 @@ func TestPrivateGitRepositories(t *testing.T) {
 	for _, s := range sources {
 		t.Run(s.name, func(t *testing.T) { shared.with(t).checkPrivateSource(s) })
 	}
+	t.Run("a Kustomization applies the per-tenant template from the SSH source", func(t *testing.T) {
+		shared.with(t).applyTemplateFrom("ssh-authorised-key")
+	})
+}
+
+// applyTemplateFrom applies kustomizations/per-tenant from the Ready
+// GitRepository source, as a tenant's Kustomization names it, proving the
+// served tree is laid out as the plugin's sources expect.
+func (e stepEnv) applyTemplateFrom(source string) {
+	e.t.Helper()
+	e.create(kustomizationGVR, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+		"kind":       "Kustomization",
+		"metadata":   map[string]any{"name": "per-tenant", "namespace": privateGitNamespace},
+		"spec": map[string]any{
+			"interval":        "1m",
+			"path":            "./kustomizations/per-tenant",
+			"prune":           true,
+			"targetNamespace": privateGitNamespace,
+			"sourceRef":       map[string]any{"kind": "GitRepository", "name": source},
+		},
+	}})
+	e.waitKustomization(privateGitNamespace, "per-tenant", "True")
+	e.mustGet(deploymentGVR, privateGitNamespace, "dummy")
 }
 
 // sshSecret is the Secret data Flux documents for SSH: the private key,
