@@ -273,9 +273,9 @@ func (o *BootstrapOptions) waitSource(ctx context.Context, c *tenant.Clients) er
 	} else if o.Bootstrap.SecretRef != "" {
 		secret = render.FluxNamespace + "/" + o.Bootstrap.SecretRef
 	}
-	message, err := tenant.WaitObjectReady(ctx, c.Dynamic, tenant.SourceResource("GitRepository"), render.FluxNamespace, o.Bootstrap.SourceName, o.Timeout)
+	message, err := tenant.RequestReady(ctx, c.Dynamic, tenant.SourceResource("GitRepository"), render.FluxNamespace, o.Bootstrap.SourceName, o.Timeout)
 	if err != nil {
-		return tenant.SourceNotReady("GitRepository", render.FluxNamespace, o.Bootstrap.SourceName, secret, message, o.Timeout)
+		return tenant.SourceNotReady("GitRepository", render.FluxNamespace, o.Bootstrap.SourceName, secret, message)
 	}
 	if o.output.human() {
 		fmt.Fprintf(o.Out, "GitRepository %s/%s is Ready: %s\n", render.FluxNamespace, o.Bootstrap.SourceName, tenant.OneLine(message))

@@ -23,6 +23,12 @@ type TenantEntry struct {
 	Owners []string `json:"owners,omitempty"`
 	// AllowedSources are URL prefixes, as --allow-source takes them.
 	AllowedSources []string `json:"allowedSources,omitempty"`
+	// GitURL is a confined tenant's own source, as --git-url.
+	GitURL string `json:"gitURL,omitempty"`
+	// Credentials name where the credentials for GitURL are (files,
+	// environment variables, a Secret), as the credential flags do; the
+	// reader of the file decodes them.
+	Credentials json.RawMessage `json:"credentials,omitempty"`
 }
 
 // NamespaceEntry is one namespace of a team tenant, with the variables

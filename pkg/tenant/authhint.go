@@ -45,16 +45,43 @@ func SourceFix(message, secret string) string {
 // WaitObjectReady waits until the Flux object is Ready for its current
 // generation and returns its last Ready message either way.
 func WaitObjectReady(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, namespace, name string, timeout time.Duration) (string, error) {
+	return waitJudged(ctx, client, gvr, namespace, name, "", timeout)
+}
+
+// RequestReady asks a Flux source to fetch now, as flux reconcile source
+// does, and waits until it has handled that request: Ready then, or not
+// Ready with Flux's reason. Without the request, a source whose Secret
+// changed would still show the Ready of its last fetch.
+func RequestReady(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, namespace, name string, timeout time.Duration) (string, error) {
+	requestedAt := time.Now().Format(time.RFC3339Nano)
+	if _, err := requestReconcile(ctx, client.Resource(gvr).Namespace(namespace), name, requestedAt, nil); err != nil {
+		return "", err
+	}
+	return waitJudged(ctx, client, gvr, namespace, name, requestedAt, timeout)
+}
+
+// waitJudged polls the object until Flux has handled requestedAt (when
+// set) and said True or False for its current generation.
+func waitJudged(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, namespace, name, requestedAt string, timeout time.Duration) (string, error) {
 	var message string
+	var failed bool
 	err := wait.PollUntilContextTimeout(ctx, sourceReadyPollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		live, err := client.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		var ready bool
-		ready, message = ReadyCondition(live)
-		return ready, nil
+		var status string
+		status, message = ReadinessOf(live)
+		handled, _, _ := unstructured.NestedString(live.Object, "status", "lastHandledReconcileAt")
+		if requestedAt != "" && handled != requestedAt {
+			return false, nil
+		}
+		failed = status == "False" && requestedAt != ""
+		return status == "True" || failed, nil
 	})
+	if err == nil && failed {
+		err = fmt.Errorf("not Ready: %s", message)
+	}
 	if err != nil && message == "" {
 		message = err.Error()
 	}
@@ -63,8 +90,8 @@ func WaitObjectReady(ctx context.Context, client dynamic.Interface, gvr schema.G
 
 // SourceNotReady is the one line that says a source is not Ready, with
 // Flux's reason and, when the cause is its credentials, the fix.
-func SourceNotReady(kind, namespace, name, secret, message string, timeout time.Duration) error {
-	line := fmt.Sprintf("%s %s/%s is not Ready after %s: %s", kind, namespace, name, timeout, OneLine(message))
+func SourceNotReady(kind, namespace, name, secret, message string) error {
+	line := fmt.Sprintf("%s %s/%s is not Ready: %s", kind, namespace, name, OneLine(message))
 	if fix := SourceFix(message, secret); fix != "" {
 		line += " (" + fix + ")"
 	}

@@ -1,6 +1,8 @@
 package tenant
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -52,6 +54,8 @@ type Settings struct {
 	// names are the flags AddFlags added, so that Given asks about exactly
 	// those.
 	names []string
+	// fileSources are the own sources the entries of -f name, by namespace.
+	fileSources map[string]ownSource
 }
 
 // NewSettings returns the settings of the demo's tenant.
@@ -319,9 +323,17 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 		if e.AllowedSources != nil {
 			team.AllowedSources = e.AllowedSources
 		}
+		src, err := s.entrySource(team, e)
+		if err != nil {
+			return nil, err
+		}
 		for _, ns := range e.NamespaceEntries() {
 			t := team
 			t.Namespace = ns.Name
+			if src != nil {
+				t.Confinement = withOwnSource(team.Confinement, src.GitURL, s)
+				s.fileSources[ns.Name] = *src
+			}
 			t.Vars = withVars(base.Vars, ns.Vars)
 			if ns.Path != "" {
 				t.Path = ns.Path
@@ -330,6 +342,50 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 		}
 	}
 	return tenants, nil
+}
+
+// entrySource reads an entry's own source: its gitURL and the credentials
+// for it, which are references (files, environment variables, a Secret
+// name) and never values: a field that would hold a secret is unknown.
+func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry) (*ownSource, error) {
+	if e.GitURL == "" {
+		if len(e.Credentials) > 0 {
+			return nil, fmt.Errorf("-f %s: tenant %s: credentials are for its own source: give gitURL too", s.Filename, e.Name)
+		}
+		return nil, nil
+	}
+	if team.Confinement == nil {
+		return nil, fmt.Errorf("-f %s: tenant %s: gitURL is a confined tenant's own source: add --confine", s.Filename, e.Name)
+	}
+	src := &ownSource{GitURL: e.GitURL}
+	if len(e.Credentials) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(e.Credentials))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&src.Credentials); err != nil {
+			return nil, fmt.Errorf("-f %s: tenant %s: credentials: %v (credentials name a file, an environment variable or a Secret: privateKeyFile, knownHostsFile, username, passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, caFile, secretRef, ...; never the secret itself)", s.Filename, e.Name, err)
+		}
+	}
+	var none *render.GitCredentials
+	if err := none.Validate(e.GitURL, src.Credentials.AllowInsecureHTTP); err != nil {
+		return nil, fmt.Errorf("-f %s: tenant %s: gitURL: %w", s.Filename, e.Name, err)
+	}
+	if err := src.Credentials.Validate(); err != nil {
+		return nil, fmt.Errorf("-f %s: tenant %s: %w", s.Filename, e.Name, err)
+	}
+	if s.fileSources == nil {
+		s.fileSources = map[string]ownSource{}
+	}
+	return src, nil
+}
+
+// withOwnSource is conf with its source at gitURL, on the flags' branch
+// and interval.
+func withOwnSource(conf *render.Confinement, gitURL string, s *Settings) *render.Confinement {
+	out := *conf
+	out.Source.Kind = "GitRepository"
+	out.Source.Spec = render.GitSourceSpec(gitURL, s.Branch, s.SourceInterval, render.DefaultIgnorePaths())
+	out.Source.Secrets = nil
+	return &out
 }
 
 // perNamespace applies --namespace-var and --namespace-path, each to a

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -110,5 +111,38 @@ func TestTenantsOfATeamFile(t *testing.T) {
 		if got.Namespace != want.ns || got.Name != want.name || got.Path != want.path || got.Vars["STAGE"] != want.stage || !reflect.DeepEqual(got.Owners, want.owners) {
 			t.Errorf("tenant %d = %s/%s path %s STAGE %q owners %v; want %+v", i, got.Namespace, got.Name, got.Path, got.Vars["STAGE"], got.Owners, want)
 		}
+	}
+}
+
+// TestTenantFileCredentialsAreReferences: a file names where credentials
+// are; a literal secret is an unknown field, refused on one line.
+func TestTenantFileCredentialsAreReferences(t *testing.T) {
+	knownHosts := writeFile(t, "known_hosts", "[git.example]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHBapO9/r0WhVKyegbc0kj6jNxuq/+wkIeYSgfdtIAIe\n")
+	file := `- {namespace: acme, name: acme, gitURL: "ssh://git@git.example:2222/acme", credentials: {knownHostsFile: "` + knownHosts + `"}}
+- {namespace: globex, name: globex, gitURL: "ssh://git@git.example:2222/globex", credentials: {knownHostsFile: "` + knownHosts + `"}}
+`
+	s := settingsFrom(t, "-f", "-", "--confine", "--git-url", "https://git.example/shared")
+	tenants, err := s.Tenants(teamBase(t, s), nil, strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := s.ResolveCredentials(context.Background(), nil, tenants, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds.GeneratedKeys) != 2 || creds.GeneratedKeys["acme"] == creds.GeneratedKeys["globex"] {
+		t.Errorf("generated keys %v, want one of its own for each tenant", creds.GeneratedKeys)
+	}
+	for _, tenant := range tenants {
+		spec := tenant.Confinement.Source.Spec
+		if spec["url"] != "ssh://git@git.example:2222/"+tenant.Namespace || spec["secretRef"] == nil || len(tenant.Confinement.Source.Secrets) != 1 {
+			t.Errorf("%s: own source %v with %d Secrets", tenant.Namespace, spec, len(tenant.Confinement.Source.Secrets))
+		}
+	}
+	literal := `- {namespace: acme, name: acme, gitURL: "https://git.example/acme", credentials: {username: bot, password: hunter2}}` + "\n"
+	s = settingsFrom(t, "-f", "-", "--confine", "--git-url", "https://git.example/shared")
+	_, err = s.Tenants(teamBase(t, s), nil, strings.NewReader(literal))
+	if err == nil || !strings.Contains(err.Error(), `-f -: tenant acme: credentials: json: unknown field "password"`) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a literal password in the file: %v", err)
 	}
 }

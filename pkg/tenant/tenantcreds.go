@@ -20,43 +20,61 @@ func TenantSourceSecretName(sourceName string) string {
 	return sourceName + render.TenantSourceSecretSuffix
 }
 
-// ResolveCredentials gives each confined tenant whose own source is
-// --git-url the credentials the flags name: a Secret in its namespace
-// (each tenant its own SSH key, generated unless given or stored), or the
-// --secret-ref it names there. Keys and host keys already stored are
-// kept, so deploy keys registered once stay valid.
+// ownSource is where a confined tenant's own source fetches from and
+// with what: the flags', or a file entry's.
+type ownSource struct {
+	GitURL      string
+	Credentials CredentialFlags
+}
+
+// sourceOf is the tenant's own source: its file entry's, else the flags'.
+func (s *Settings) sourceOf(namespace string) ownSource {
+	if src, ok := s.fileSources[namespace]; ok {
+		return src
+	}
+	return ownSource{GitURL: s.GitURL, Credentials: s.Credentials}
+}
+
+// ResolveCredentials gives each confined tenant whose own source is a git
+// URL (--git-url, or its entry's gitURL in -f) the credentials named for
+// it: a Secret in its namespace (each tenant its own SSH key, generated
+// unless given or stored), or the --secret-ref it names there. Keys and
+// host keys already stored are kept, so deploy keys registered once stay
+// valid; a password read from stdin and a server's host key are read once.
 func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants []render.TenantOptions, stdin io.Reader) (TenantCredentials, error) {
 	out := TenantCredentials{GeneratedKeys: map[string]string{}}
-	generated := out.GeneratedKeys
-	if !s.Confine || s.GitURL == "" {
-		return out, nil
-	}
-	u, err := url.Parse(s.GitURL)
-	if err != nil {
-		return out, fmt.Errorf("invalid --git-url: %w", err)
-	}
-	if u.Scheme != "ssh" && !s.Credentials.Given() {
-		return out, nil
-	}
-	var shared *Resolved  // HTTP credentials are the same for every tenant
-	var knownHosts []byte // one server, one host key, read once
+	shared := map[string]*Resolved{}  // by URL: HTTP credentials of the flags
+	knownHosts := map[string][]byte{} // by URL: one server, one host key
 	for i := range tenants {
 		t := &tenants[i]
-		secretName := TenantSourceSecretName(t.Confinement.Source.Name)
-		r, err := s.resolveOne(ctx, c, t.Namespace, secretName, u.Scheme == "ssh", stdin, shared, knownHosts)
+		src := s.sourceOf(t.Namespace)
+		if t.Confinement == nil || src.GitURL == "" {
+			continue
+		}
+		u, err := url.Parse(src.GitURL)
 		if err != nil {
+			return out, fmt.Errorf("tenant %s: invalid git URL: %w", t.Namespace, err)
+		}
+		if u.Scheme != "ssh" && !src.Credentials.Given() {
+			continue
+		}
+		secretName := TenantSourceSecretName(t.Confinement.Source.Name)
+		var r Resolved
+		if cached := shared[src.GitURL]; cached != nil && src.Credentials == s.Credentials {
+			r = *cached
+		} else if r, err = resolveOne(ctx, c, t.Namespace, secretName, src, stdin, knownHosts[src.GitURL]); err != nil {
 			return out, fmt.Errorf("tenant %s: %w", t.Namespace, err)
 		}
-		if u.Scheme != "ssh" {
-			shared = &r
+		if u.Scheme != "ssh" && src.Credentials == s.Credentials {
+			shared[src.GitURL] = &r
 		} else if r.Credentials != nil {
-			knownHosts = r.Credentials.KnownHosts
+			knownHosts[src.GitURL] = r.Credentials.KnownHosts
 		}
 		if r.GeneratedKey != "" {
-			generated[t.Namespace] = r.GeneratedKey
+			out.GeneratedKeys[t.Namespace] = r.GeneratedKey
 		}
 		out.Insecure = out.Insecure || r.Insecure
-		t.Confinement = withCredentials(t.Confinement, secretName, s.Credentials.SecretRef, r.Credentials)
+		t.Confinement = withCredentials(t.Confinement, secretName, src.Credentials.SecretRef, r.Credentials)
 	}
 	return out, nil
 }
@@ -70,14 +88,11 @@ type TenantCredentials struct {
 	Insecure bool
 }
 
-// resolveOne resolves one tenant's credentials, reusing the HTTP ones and
-// the host key the first tenant resolved.
-func (s *Settings) resolveOne(ctx context.Context, c *Clients, namespace, secretName string, ssh bool, stdin io.Reader, shared *Resolved, knownHosts []byte) (Resolved, error) {
-	if shared != nil {
-		return *shared, nil
-	}
+// resolveOne resolves one tenant's credentials, keeping its stored key and
+// reusing a host key already read from the same server.
+func resolveOne(ctx context.Context, c *Clients, namespace, secretName string, src ownSource, stdin io.Reader, knownHosts []byte) (Resolved, error) {
 	var stored map[string][]byte
-	if ssh && !s.Credentials.RotateKey && c != nil {
+	if !src.Credentials.RotateKey && c != nil {
 		var err error
 		if stored, err = SecretData(ctx, c, namespace, secretName); err != nil {
 			return Resolved{}, fmt.Errorf("reading Secret %s/%s: %w", namespace, secretName, err)
@@ -90,7 +105,7 @@ func (s *Settings) resolveOne(ctx context.Context, c *Clients, namespace, secret
 		}
 		stored[render.SecretKnownHostsKey] = knownHosts
 	}
-	return s.Credentials.Resolve(ctx, s.GitURL, stdin, stored)
+	return src.Credentials.Resolve(ctx, src.GitURL, stdin, stored)
 }
 
 // withCredentials is conf with its source reading the credentials: a
