@@ -102,7 +102,9 @@ func TestPrivateGitWithThePlugin(t *testing.T) {
 	wrongPassword := writeTemp(t, "wrong", []byte("not-"+git.Password()+"\n"))
 	shared := startEnv(t, fluxEnvOptions(false))
 	var outputs []string
-	secrets := []string{git.Password(), strings.Split(string(stranger.PrivateKey), "\n")[1]}
+	// Each secret as it is and as a Secret's data holds it.
+	secrets := []string{git.Password(), base64.StdEncoding.EncodeToString([]byte(git.Password())),
+		strings.Split(string(stranger.PrivateKey), "\n")[1], base64.StdEncoding.EncodeToString(stranger.PrivateKey)}
 	steps := []struct {
 		name string
 		run  func(r credentialsRun)
@@ -200,6 +202,14 @@ func badCredentials(r credentialsRun, git *gitauth.Server, password string, stra
 	if after := r.e.secretData(render.FluxNamespace, render.BootstrapSecretName); after["password"] != before["password"] || after["username"] != before["username"] {
 		r.e.t.Error("bad input changed the shared source's Secret")
 	}
+	// The grep below can see a secret: asked for explicitly, it is printed.
+	strangerKey := writeTemp(r.e.t, "stranger", stranger.PrivateKey)
+	knownHosts := writeTemp(r.e.t, "known_hosts", git.KnownHosts())
+	shown := r.e.run("add", "x", "x", "--confine", "--git-url", git.SSHURL(), "--private-key-file", strangerKey,
+		"--known-hosts", knownHosts, "--dry-run=client", "-o", "yaml", "--show-secrets")
+	if !strings.Contains(shown.stdout, base64.StdEncoding.EncodeToString(stranger.PrivateKey)) {
+		r.e.t.Errorf("--show-secrets did not print the key it was asked to:\n%s", shown.stdout)
+	}
 }
 
 // tenantsPrivateSources returns the tenant key's body lines.
@@ -221,8 +231,15 @@ func tenantsPrivateSources(r credentialsRun, git *gitauth.Server, password strin
 	if !apierrors.IsForbidden(err) {
 		e.t.Errorf("globex reading acme's Secret: %v, want forbidden", err)
 	}
+	// acme's key under a name only acme's namespace has.
+	acmeKey := e.mustGet(secretGVR, "acme", "default-auth")
+	onlyAcme := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "acme-only"}, "data": acmeKey.Object["data"]}}
+	if _, err := e.client.Resource(secretGVR).Namespace("acme").Create(context.Background(), onlyAcme, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
 	borrowed := gitSource("borrowed", git.SSHURL())
-	borrowed.Object["spec"].(map[string]any)["secretRef"] = map[string]any{"name": "default-auth"}
+	borrowed.Object["spec"].(map[string]any)["secretRef"] = map[string]any{"name": "acme-only"}
 	if _, err := e.client.Resource(gitRepositoryGVR).Namespace("globex").Create(context.Background(), borrowed, metav1.CreateOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
