@@ -138,7 +138,7 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 		}
 		if c := t.Settings.Confinement; c != nil {
 			for _, secret := range c.Source.Secrets {
-				fmt.Fprintf(o.ErrOut, "warning: tenant %s: the export holds the credentials of Secret %s (copied by --copy-source-secret): encrypt it (for example with SOPS) before it goes to git\n", t.Namespace, secret.Name)
+				fmt.Fprintf(o.ErrOut, "warning: tenant %s: the export holds the credentials of Secret %s: encrypt it (for example with SOPS) before it goes to git\n", t.Namespace, secret.Name)
 			}
 		}
 		objs := t.Rendered

@@ -234,3 +234,34 @@ func TestRenderBootstrapChecksTheManifests(t *testing.T) {
 		t.Error("manifests that are not YAML were accepted")
 	}
 }
+
+// TestBootstrapCredentials: the Secret holds Flux's keys and the source
+// points at it; a GitHub App sets the github provider.
+func TestBootstrapCredentials(t *testing.T) {
+	o := DefaultBootstrapOptions()
+	o.GitURL = "https://github.com/acme/platform"
+	o.Credentials = &GitCredentials{GitHubApp: &GitHubApp{AppID: "1", InstallationID: "2", PrivateKey: []byte("key")}, CA: []byte("ca")}
+	b, err := RenderBootstrap(o, fluxInstall(t, "flux-install.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Secret == nil || b.Secret.Name != BootstrapSecretName || b.Secret.Namespace != FluxNamespace {
+		t.Fatalf("Secret = %v", b.Secret)
+	}
+	keys := SortedKeys(b.Secret.Data)
+	if got := strings.Join(keys, ","); got != "ca.crt,githubAppID,githubAppInstallationID,githubAppPrivateKey" {
+		t.Errorf("Secret keys = %s", got)
+	}
+	if ref := b.GitRepository.Spec.SecretRef; ref == nil || ref.Name != BootstrapSecretName || b.GitRepository.Spec.Provider != GitHubProvider {
+		t.Errorf("source secretRef %v provider %q", ref, b.GitRepository.Spec.Provider)
+	}
+	o.Credentials, o.SecretRef = nil, "platform-git"
+	if b, err = RenderBootstrap(o, fluxInstall(t, "flux-install.yaml")); err != nil || b.Secret != nil || b.GitRepository.Spec.SecretRef.Name != "platform-git" {
+		t.Errorf("--secret-ref: %v, Secret %v", err, b)
+	}
+	o.SecretRef, o.GitURL = "", "http://git.internal/platform"
+	o.Credentials = &GitCredentials{Username: "u", Password: "hunter2"}
+	if _, err := RenderBootstrap(o, fluxInstall(t, "flux-install.yaml")); err == nil || !strings.Contains(err.Error(), "refusing to send a password or token over plain http://git.internal/platform") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a password over http: %v", err)
+	}
+}

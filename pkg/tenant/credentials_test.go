@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -152,5 +153,18 @@ func TestSourceFix(t *testing.T) {
 		if got := SourceFix(message, "ns/s"); (want == "" && got != "") || !strings.Contains(got, want) {
 			t.Errorf("SourceFix(%q) = %q, want it to contain %q", message, got, want)
 		}
+	}
+}
+
+func TestDiffHidesSecretValues(t *testing.T) {
+	d := ObjectDiff{Name: "v1.Secret.acme.default-auth",
+		Live:    map[string]any{"kind": "Secret", "data": map[string]any{"identity": "b2xk", "known_hosts": "aG9zdA=="}},
+		Desired: map[string]any{"kind": "Secret", "data": map[string]any{"identity": "bmV3", "known_hosts": "aG9zdA==", "password": "cHc="}}}
+	hideSecretValues(&d)
+	want := ObjectDiff{Name: d.Name,
+		Live:    map[string]any{"kind": "Secret", "data": map[string]any{"identity": "(hidden: the live value)", "known_hosts": "(hidden)"}},
+		Desired: map[string]any{"kind": "Secret", "data": map[string]any{"identity": "(hidden: a new value)", "known_hosts": "(hidden)", "password": "(hidden: a new value)"}}}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("hidden = %+v\nwant %+v", d, want)
 	}
 }

@@ -84,7 +84,35 @@ func Diff(ctx context.Context, a *Applier, t *Tenant, desired []*unstructured.Un
 		}
 		out = append(out, ObjectDiff{Name: diffFileName(want), Live: liveView, Desired: desiredView})
 	}
-	return append(out, handMade(t, desired)...), nil
+	out = append(out, handMade(t, desired)...)
+	for i := range out {
+		hideSecretValues(&out[i])
+	}
+	return out, nil
+}
+
+// hideSecretValues keeps a Secret's values out of the diff: each side
+// shows whether a key's value is the same or differs, never the value,
+// since a diff goes to terminals, CI logs and reviews.
+func hideSecretValues(d *ObjectDiff) {
+	kind := func(m map[string]any) string { k, _ := m["kind"].(string); return k }
+	if kind(d.Live) != "Secret" && kind(d.Desired) != "Secret" && !strings.Contains(d.Name, ".Secret.") {
+		return
+	}
+	live, _ := d.Live["data"].(map[string]any)
+	desired, _ := d.Desired["data"].(map[string]any)
+	for key, value := range live {
+		if other, ok := desired[key]; ok && other == value {
+			live[key], desired[key] = "(hidden)", "(hidden)"
+		} else {
+			live[key] = "(hidden: the live value)"
+		}
+	}
+	for key := range desired {
+		if desired[key] != "(hidden)" {
+			desired[key] = "(hidden: a new value)"
+		}
+	}
 }
 
 // handMade are the tenant's objects that stand where a setting puts one
