@@ -16,7 +16,6 @@ import (
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
-
 // credentialsRun records every output of the plugin in a test, so that the
 // test can show at the end that no secret value was printed.
 type credentialsRun struct {
