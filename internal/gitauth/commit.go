@@ -14,6 +14,26 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
+// keepOnlyMain makes main the bare repository's only branch and its HEAD.
+// gittestserver's InitRepo commits on master, branches main off it and
+// pushes both, leaving HEAD at master: a clone without a branch, or a
+// GitRepository without a ref (Flux then asks for master), would get a
+// branch that Commit never moves.
+func keepOnlyMain(bareDir string) error {
+	repo, err := gogit.PlainOpen(bareDir)
+	if err != nil {
+		return err
+	}
+	main := plumbing.NewBranchReferenceName(branch)
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, main)); err != nil {
+		return fmt.Errorf("pointing HEAD at %s: %w", branch, err)
+	}
+	if err := repo.Storer.RemoveReference(plumbing.Master); err != nil {
+		return fmt.Errorf("removing master: %w", err)
+	}
+	return nil
+}
+
 // cloneForCommits clones the bare repository's main branch into workDir.
 // Commit pushes from there through the file system, so adding a commit
 // needs no credentials and does not show in the servers' logs.

@@ -104,7 +104,8 @@ func Start(t testing.TB, opts Options) *Server {
 }
 
 // initRepository lays opts.Dir out as the repository's tree, commits it to
-// a new bare repository on branch main, and clones that for Commit.
+// a new bare repository whose one branch is main, and clones that for
+// Commit.
 func (s *Server) initRepository(fixture string, opts Options) error {
 	target := filepath.Join(fixture, filepath.FromSlash(opts.Subdir))
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
@@ -116,7 +117,11 @@ func (s *Server) initRepository(fixture string, opts Options) error {
 	if err := s.git.InitRepo(fixture, branch, repoName); err != nil {
 		return fmt.Errorf("initialising the repository: %w", err)
 	}
-	return cloneForCommits(filepath.Join(s.git.Root(), repoName), s.workDir)
+	bareDir := filepath.Join(s.git.Root(), repoName)
+	if err := keepOnlyMain(bareDir); err != nil {
+		return err
+	}
+	return cloneForCommits(bareDir, s.workDir)
 }
 
 // startSSH listens on 127.0.0.1 with this server's key lookup and serves

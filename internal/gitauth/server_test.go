@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -161,6 +163,35 @@ func TestCommitIsServed(t *testing.T) {
 	}
 	if _, err := srv.Commit(map[string][]byte{"../outside": []byte("x")}, "escape"); err == nil {
 		t.Error("Commit wrote a path outside the repository")
+	}
+}
+
+func TestMainIsTheOnlyBranch(t *testing.T) {
+	srv := startTemplateServer(t)
+	auth := &githttp.BasicAuth{Username: srv.Username(), Password: srv.Password()}
+	remote := gogit.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{srv.HTTPURL()}})
+	refs, err := remote.List(&gogit.ListOptions{Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ref := range refs {
+		names = append(names, ref.Name().String())
+	}
+	slices.Sort(names)
+	if want := []string{"HEAD", "refs/heads/main"}; !slices.Equal(names, want) {
+		t.Errorf("served refs %v, want %v", names, want)
+	}
+	// A clone that names no branch follows HEAD, which must be main.
+	if _, err := srv.Commit(map[string][]byte{"moved.txt": []byte("main moved\n")}, "move main"); err != nil {
+		t.Fatal(err)
+	}
+	files := memfs.New()
+	if _, err := gogit.Clone(memory.NewStorage(), files, &gogit.CloneOptions{URL: srv.HTTPURL(), Auth: auth}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := files.Stat("moved.txt"); err != nil {
+		t.Errorf("a clone of the default branch lacks the commit on main: %v", err)
 	}
 }
 
