@@ -107,7 +107,13 @@ tenant.
 A tenant may be a team: repeat --tenant-namespace for several namespaces (each gets
 what a one-namespace tenant gets; --namespace-var and --namespace-path tell them apart),
 bind its people with --owner, and limit the URLs its sources may fetch from with
---allow-source. --remove-namespace deletes a namespace of the tenant.`,
+--allow-source. --remove-namespace deletes a namespace of the tenant.
+
+A confined tenant's own private repository (--confine --git-url) takes the credential
+flags bootstrap takes. They are stored in a Secret in the tenant's namespace, because a
+GitRepository reads Secrets of its own namespace only, so the tenant can read its own
+key; each tenant gets a key of its own, printed for you to add as a read-only deploy key.
+-o yaml and json leave Secrets out unless --show-secrets is given.`,
 		Example: addExample,
 		Args:    cobra.MaximumNArgs(2),
 		// A new namespace has nothing to complete from.

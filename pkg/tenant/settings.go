@@ -113,7 +113,7 @@ func (s *Settings) addConfineFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.CopySourceSecret, "copy-source-secret", false, "With --confine, copy the shared source's credentials Secret into the tenant's namespace; the tenant can then read those credentials")
 	fs.StringArrayVar(&s.Quota, "quota", nil, "With --confine, a ResourceQuota limit RESOURCE=QUANTITY, e.g. pods=20 or count/kustomizations.kustomize.toolkit.fluxcd.io=5 (repeatable)")
 	fs.StringArrayVar(&s.LimitRange, "limit-range", nil, "With --confine, a default container request and limit RESOURCE=REQUEST[/LIMIT], e.g. cpu=100m/500m (repeatable)")
-	s.Credentials.AddFlags(fs, "the tenant's own source (--confine --git-url; its Secret is made in the tenant's namespace, where the tenant can read it)")
+	s.Credentials.AddFlags(fs, "the tenant's own source (--confine --git-url)")
 	fs.StringVar(&s.NetworkPolicy, "network-policy", "", `With --confine, "isolate": ingress only from the tenant's namespace and flux-system, egress only to the namespace and DNS`)
 }
 
