@@ -1,8 +1,10 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,9 @@ import (
 
 const listExample = `  # List tenants with the state of their Flux Kustomization
   kubectl tenant list
+
+  # Every namespace of one tenant
+  kubectl tenant list --tenant-name payments
 
   # More columns: Kustomization, revision, age
   kubectl tenant list -o wide
@@ -54,7 +59,15 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 		Short:   "List tenants and whether Flux has reconciled them",
 		Long: `List tenant namespaces (those with the tenant label) with the namespace phase and,
 as "flux get ks" shows them, whether the tenant's Flux Kustomization is suspended and
-its Ready condition. Without namespaces, --tenant-name or -l, every tenant is listed.`,
+its Ready condition. Without namespaces, --tenant-name or -l, every tenant is listed.
+
+A tenant is a team: one or more namespaces. Rows are sorted by tenant, then by
+namespace, so that a tenant's namespaces sit together. A namespace is a member of
+its tenant when kubectl tenant wrote its tenant label (add does). A TENANT ending in
+"*" marks a namespace whose tenant label someone else wrote (by hand, or a GitOps
+tool): it is not one of that tenant's namespaces, so --tenant-name and delete
+--tenant-name leave it out; kubectl tenant add --tenant-name NAME --tenant-namespace
+NAMESPACE makes it a member.`,
 		Example: listExample,
 		RunE:    runCommand(o),
 	}
@@ -100,11 +113,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		// A namespace's phase is Terminating exactly when it has a
 		// deletion time, so its metadata is all a row needs.
 		return o.Selection.Each(groupCtx, c, func(ns *metav1.PartialObjectMetadata) error {
-			phase := "Active"
-			if ns.DeletionTimestamp != nil {
-				phase = "Terminating"
-			}
-			rows = append(rows, tenantRow{namespace: ns.Name, tenant: ns.Labels[o.Selection.LabelKey], phase: phase, created: ns.CreationTimestamp.Time})
+			rows = append(rows, o.rowOf(ns))
 			return nil
 		})
 	})
@@ -151,10 +160,48 @@ func (o *ListOptions) printNamespaces(ctx context.Context, c *tenant.Clients) er
 	return o.output.printObj(o.Out, list)
 }
 
+// notMemberMark follows the tenant of a namespace that carries the tenant
+// label but is not a member (see tenant.IsMember); list's help explains it
+// as "*". A suffix, not a column:
+// the columns stay those scripts already read, and one glance at the
+// TENANT column shows both the team and who put the namespace in it.
+const notMemberMark = "*"
+
 // tenantRow is what the table shows of a tenant namespace.
 type tenantRow struct {
 	namespace, tenant, phase string
-	created                  time.Time
+	// member is whether kubectl tenant wrote the tenant label.
+	member  bool
+	created time.Time
+}
+
+// rowOf reads a row off a tenant namespace's metadata. A namespace's phase
+// is Terminating exactly when it has a deletion time, so the metadata is
+// all a row needs.
+func (o *ListOptions) rowOf(ns *metav1.PartialObjectMetadata) tenantRow {
+	name := ns.Labels[o.Selection.LabelKey]
+	phase := "Active"
+	if ns.DeletionTimestamp != nil {
+		phase = "Terminating"
+	}
+	return tenantRow{namespace: ns.Name, tenant: name, phase: phase,
+		member: tenant.IsMember(ns, o.Selection.LabelKey, name), created: ns.CreationTimestamp.Time}
+}
+
+// byTenant orders rows as the table shows them: a tenant's namespaces
+// together, its members before the namespaces only labelled with its name,
+// each group by namespace.
+func byTenant(a, b tenantRow) int {
+	if c := cmp.Compare(a.tenant, b.tenant); c != 0 {
+		return c
+	}
+	if a.member != b.member {
+		if a.member {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.namespace, b.namespace)
 }
 
 // kustomizationState is what the table shows of a tenant's Kustomization.
@@ -176,7 +223,10 @@ func kustomizationStateOf(ks *tenant.KustomizationSummary) kustomizationState {
 	return state
 }
 
+// printTable prints the rows grouped by tenant and, on the error stream,
+// what the non-member mark means when a row has it.
 func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizationState, fluxInstalled bool) error {
+	slices.SortFunc(rows, byTenant)
 	// SUSPENDED before READY, as in `flux get ks`: a suspended tenant's
 	// Ready condition is the last one Flux wrote, however old.
 	header := []string{"NAMESPACE", "TENANT", "STATUS", "SUSPENDED", "READY", "MESSAGE"}
@@ -184,6 +234,7 @@ func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizati
 		header = append(header, "KUSTOMIZATION", "REVISION", "AGE")
 	}
 	now := time.Now()
+	notMembers := 0
 	cells := make([][]string, 0, len(rows))
 	for _, r := range rows {
 		state, found := states[r.namespace]
@@ -193,11 +244,32 @@ func (o *ListOptions) printTable(rows []tenantRow, states map[string]kustomizati
 		case !found:
 			state = kustomizationState{ready: "-", message: fmt.Sprintf("Kustomization %s not found", o.KustomizationName), revision: "-", suspended: "-"}
 		}
-		row := []string{r.namespace, r.tenant, r.phase, state.suspended, state.ready, state.message}
+		name := r.tenant
+		if !r.member {
+			name += notMemberMark
+			notMembers++
+		}
+		row := []string{r.namespace, name, r.phase, state.suspended, state.ready, state.message}
 		if o.output.wide() {
 			row = append(row, o.KustomizationName, state.revision, duration.HumanDuration(now.Sub(r.created)))
 		}
 		cells = append(cells, row)
 	}
-	return o.output.printTable(o.Out, header, cells)
+	if err := o.output.printTable(o.Out, header, cells); err != nil {
+		return err
+	}
+	if notMembers > 0 {
+		// On the error stream, as kubectl's notes are: stdout stays the table.
+		fmt.Fprintln(o.ErrOut, notMembersNote(notMembers))
+	}
+	return nil
+}
+
+// notMembersNote explains the mark under a table that has it.
+func notMembersNote(n int) string {
+	namespaces := "1 namespace"
+	if n != 1 {
+		namespaces = fmt.Sprintf("%d namespaces", n)
+	}
+	return fmt.Sprintf("%s not a member: kubectl tenant did not write the tenant label of %s (kubectl tenant add --tenant-name NAME --tenant-namespace NAMESPACE adds one to its tenant)", notMemberMark, namespaces)
 }

@@ -6,11 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 
@@ -79,25 +83,30 @@ func TestEachKustomizationWithoutFlux(t *testing.T) {
 
 // TestListTableShowsSuspended: a suspended tenant is visible in the
 // default table, in flux get ks's SUSPENDED column before READY, which
-// for a suspended Kustomization is only the last state Flux wrote.
+// for a suspended Kustomization is only the last state Flux wrote; rows
+// are grouped by tenant, a multi-line message is one line, and a
+// namespace only labelled with a tenant's name is marked.
 func TestListTableShowsSuspended(t *testing.T) {
 	created := time.Now().Add(-49 * time.Hour)
 	rows := []tenantRow{
-		{namespace: "foo", tenant: "sometenant", phase: "Active", created: created},
-		{namespace: "held", tenant: "heldtenant", phase: "Active", created: created},
-		{namespace: "new", tenant: "newtenant", phase: "Active", created: created},
-		{namespace: "gone", tenant: "gonetenant", phase: "Terminating", created: created},
+		{namespace: "foo", tenant: "sometenant", phase: "Active", member: true, created: created},
+		{namespace: "held", tenant: "heldtenant", phase: "Active", member: true, created: created},
+		{namespace: "new", tenant: "newtenant", phase: "Active", member: true, created: created},
+		{namespace: "gone", tenant: "gonetenant", phase: "Terminating", member: true, created: created},
+		{namespace: "bar", tenant: "sometenant", phase: "Active", member: true, created: created},
+		{namespace: "byhand", tenant: "sometenant", phase: "Active", member: false, created: created},
 	}
 	states := map[string]kustomizationState{
 		"foo":  {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "False"},
 		"held": {ready: "True", message: "Applied revision: main@sha1:abc", revision: "main@sha1:abc", suspended: "True"},
 		"gone": {ready: "False", message: "deleting", revision: "-", suspended: "False"},
+		"bar":  {ready: "False", message: "kustomize build failed:\n  accumulating resources", revision: "-", suspended: "False"},
 	}
 	for format, file := range map[string]string{"": "list.txt", "wide": "list-wide.txt"} {
 		var out bytes.Buffer
 		flags := newTableOutputFlags()
 		flags.print.OutputFormat = &format
-		o := &ListOptions{outputFlags: flags, IOStreams: genericiooptions.IOStreams{Out: &out}, KustomizationName: "dummy"}
+		o := &ListOptions{outputFlags: flags, IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: &bytes.Buffer{}}, KustomizationName: "dummy"}
 		var err error
 		if o.output, err = flags.toOutput(tenant.DryRunNone); err != nil {
 			t.Fatal(err)
@@ -106,5 +115,101 @@ func TestListTableShowsSuspended(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden.Assert(t, file, out.Bytes())
+	}
+}
+
+// teamCluster holds two team tenants and the namespaces that only look
+// like theirs: payments has two members in an order the server does not
+// sort them into, and payments-sandbox carries its name by hand;
+// aaa-orders belongs to orders, which sorts after payments' namespaces'
+// names would; moved was made by kubectl tenant for orders and relabelled
+// payments by hand, so kubectl tenant no longer owns its label.
+func teamCluster() *fakeCluster {
+	moved := tenantNamespace("moved", "payments", tenant.FieldManager)
+	moved.ManagedFields[0].FieldsV1 = &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:kubernetes.io/metadata.name":{},"f:toolkit.fluxcd.io/tenant":{}}}}`)}
+	moved.ManagedFields = append(moved.ManagedFields, metav1.ManagedFieldsEntry{Manager: "kubectl-label", Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{"f:` + render.DefaultTenantLabelKey + `":{}}}}`)}})
+	return &fakeCluster{
+		namespaces: []metav1.PartialObjectMetadata{
+			tenantNamespace("aaa-orders", "orders", tenant.FieldManager),
+			moved,
+			tenantNamespace("payments-prod", "payments", tenant.FieldManager),
+			tenantNamespace("payments-dev", "payments", tenant.FieldManager),
+			tenantNamespace("payments-sandbox", "payments", "kubectl-label"),
+			{ObjectMeta: metav1.ObjectMeta{Name: "plain", Labels: map[string]string{"team": "x"}}},
+		},
+		kustomizations: []map[string]any{
+			kustomization("aaa-orders", "True", "Applied revision: main@sha1:abc", false),
+			kustomization("payments-prod", "True", "Applied revision: main@sha1:abc", true),
+			kustomization("payments-dev", "False", "kustomize build failed", false),
+		},
+	}
+}
+
+// TestListGroupsTeamsAndMarksNotMembers: the table puts a tenant's
+// namespaces together, members first, and marks the namespaces that carry
+// a tenant's name without kubectl tenant having written it; the error
+// stream says what the mark means. The oracle is the fixture's story above.
+func TestListGroupsTeamsAndMarksNotMembers(t *testing.T) {
+	kubeconfig := teamCluster().start(t)
+	out, stderr, err := runTenant(t, "list", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatalf("list: %v (stderr %q)", err, stderr)
+	}
+	want := `NAMESPACE          TENANT      STATUS   SUSPENDED   READY   MESSAGE
+aaa-orders         orders      Active   False       True    Applied revision: main@sha1:abc
+payments-dev       payments    Active   False       False   kustomize build failed
+payments-prod      payments    Active   True        True    Applied revision: main@sha1:abc
+moved              payments*   Active   -           -       Kustomization dummy not found
+payments-sandbox   payments*   Active   -           -       Kustomization dummy not found
+`
+	if out != want {
+		t.Errorf("list printed\n%s\nwant\n%s", out, want)
+	}
+	if stderr != notMembersNote(2)+"\n" {
+		t.Errorf("stderr = %q, want the note for 2 namespaces", stderr)
+	}
+}
+
+// TestListTenantNameListsMembers: --tenant-name lists every member of the
+// tenant, and names on the error stream the namespace it left out.
+func TestListTenantNameListsMembers(t *testing.T) {
+	kubeconfig := teamCluster().start(t)
+	out, stderr, err := runTenant(t, "list", "--kubeconfig", kubeconfig, "--tenant-name", "payments", "--no-headers")
+	if err != nil {
+		t.Fatalf("list: %v (stderr %q)", err, stderr)
+	}
+	var namespaces []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		namespaces = append(namespaces, strings.Fields(line)[0])
+	}
+	if want := []string{"payments-dev", "payments-prod"}; !slices.Equal(namespaces, want) {
+		t.Errorf("--tenant-name payments listed %v, want %v:\n%s", namespaces, want, out)
+	}
+	for _, left := range []string{"namespace moved has label", "namespace payments-sandbox has label"} {
+		if !strings.Contains(stderr, left) {
+			t.Errorf("stderr does not say %q:\n%s", left, stderr)
+		}
+	}
+}
+
+// TestListOtherOutputsKeepTheServerOrder: -o name prints the selected
+// namespaces, as kubectl get does, in the server's order; -l narrows the
+// table and keeps the mark.
+func TestListOtherOutputsKeepTheServerOrder(t *testing.T) {
+	kubeconfig := teamCluster().start(t)
+	out, _, err := runTenant(t, "list", "--kubeconfig", kubeconfig, "-o", "name", "--chunk-size", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "namespace/aaa-orders\nnamespace/moved\nnamespace/payments-prod\nnamespace/payments-dev\nnamespace/payments-sandbox\n"; out != want {
+		t.Errorf("-o name printed %q, want %q", out, want)
+	}
+	out, _, err = runTenant(t, "list", "--kubeconfig", kubeconfig, "--no-headers", "-l", "kubernetes.io/metadata.name in (payments-sandbox,aaa-orders)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "aaa-orders ") || !strings.Contains(out, "\npayments-sandbox   payments* ") || strings.Count(out, "\n") != 2 {
+		t.Errorf("-l printed\n%s", out)
 	}
 }
