@@ -110,10 +110,9 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	fluxInstalled := true
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.Go(func() error {
-		// A namespace's phase is Terminating exactly when it has a
-		// deletion time, so its metadata is all a row needs.
+		members := tenant.NewMembers(o.Selection.LabelKey)
 		return o.Selection.Each(groupCtx, c, func(ns *metav1.PartialObjectMetadata) error {
-			rows = append(rows, o.rowOf(ns))
+			rows = append(rows, o.rowOf(ns, members))
 			return nil
 		})
 	})
@@ -178,14 +177,14 @@ type tenantRow struct {
 // rowOf reads a row off a tenant namespace's metadata. A namespace's phase
 // is Terminating exactly when it has a deletion time, so the metadata is
 // all a row needs.
-func (o *ListOptions) rowOf(ns *metav1.PartialObjectMetadata) tenantRow {
+func (o *ListOptions) rowOf(ns *metav1.PartialObjectMetadata, members *tenant.Members) tenantRow {
 	name := ns.Labels[o.Selection.LabelKey]
 	phase := "Active"
 	if ns.DeletionTimestamp != nil {
 		phase = "Terminating"
 	}
 	return tenantRow{namespace: ns.Name, tenant: name, phase: phase,
-		member: tenant.IsMember(ns, o.Selection.LabelKey, name), created: ns.CreationTimestamp.Time}
+		member: members.IsMember(ns, name), created: ns.CreationTimestamp.Time}
 }
 
 // byTenant orders rows as the table shows them: a tenant's namespaces
