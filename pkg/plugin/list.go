@@ -53,6 +53,15 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 		Selection:         tenant.NewSelection(true),
 		KustomizationName: render.DefaultKustomizationName,
 	}
+	// list reads everything it selects, so chunks only cost it: the API
+	// server answers a list's first chunk from its watch cache, but reads
+	// the chunks after it from etcd (always before Kubernetes 1.34, and
+	// since then whenever its cache kept no snapshot of the list's
+	// revision, as on the bench cluster) and decodes every object again.
+	// For 10,000 tenants that was most of list's time (bench/RESULTS.md).
+	// One request per list is answered from the cache, and list decodes
+	// it as it arrives.
+	o.Selection.ChunkSize = 0
 	cmd := &cobra.Command{
 		Use:     "list [NAMESPACE...]",
 		Aliases: []string{"ls", "get"},
@@ -72,6 +81,7 @@ NAMESPACE makes it a member.`,
 		RunE:    runCommand(o),
 	}
 	addSelectionFlags(cmd, o.Selection, configFlags)
+	cmd.Flags().Lookup("chunk-size").Usage = "Return large lists in chunks of this many; 0 (list's default) reads each list in one request, which the API server answers from its cache"
 	cmd.Flags().StringVar(&o.KustomizationName, "kustomization-name", o.KustomizationName, "Name of the tenants' Flux Kustomization")
 	o.outputFlags.addFlags(cmd)
 	return cmd
@@ -90,7 +100,7 @@ func (o *ListOptions) Validate() error {
 	return o.Selection.Validate()
 }
 
-// Run lists tenant namespaces and their Kustomizations, each in chunks.
+// Run lists tenant namespaces and their Kustomizations.
 func (o *ListOptions) Run(ctx context.Context) error {
 	// Ten thousand tenants are forty pages; at client-go's default 5 QPS
 	// most of list's time would be spent throttling itself.
@@ -118,7 +128,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	})
 	group.Go(func() error {
 		// One list across all namespaces, filtered by name on the server,
-		// costs a request per chunk instead of one per tenant.
+		// instead of a request per tenant.
 		err := tenant.EachKustomization(groupCtx, c.Config, "", o.KustomizationName, o.Selection.ChunkSize, func(ks *tenant.KustomizationSummary) {
 			states[ks.Metadata.Namespace] = kustomizationStateOf(ks)
 		})

@@ -259,3 +259,34 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
+
+// TestListReadsEachListInOneRequest: by default list asks for each list
+// whole (no limit), which the API server answers from its cache; with
+// --chunk-size it pages, as before, and prints the same table.
+func TestListReadsEachListInOneRequest(t *testing.T) {
+	cluster := teamCluster()
+	kubeconfig := cluster.start(t)
+	whole, _, err := runTenant(t, "list", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := cluster.requested()
+	slices.Sort(requests)
+	want := []string{
+		"/api/v1/namespaces?labelSelector=flux-multitenant-demo.ringerc.github.com%2Ftenant-name",
+		"/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations?fieldSelector=metadata.name%3Ddummy",
+	}
+	if !slices.Equal(requests, want) {
+		t.Errorf("list requested\n%s\nwant\n%s", strings.Join(requests, "\n"), strings.Join(want, "\n"))
+	}
+	paged, _, err := runTenant(t, "list", "--kubeconfig", kubeconfig, "--chunk-size", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cluster.requested()); n != 3+2 {
+		t.Errorf("--chunk-size 2 made %d requests, want 3 pages of 5 namespaces and 2 of 3 Kustomizations", n)
+	}
+	if paged != whole {
+		t.Errorf("--chunk-size 2 printed\n%s\nwhole, list printed\n%s", paged, whole)
+	}
+}
