@@ -237,6 +237,15 @@ func (b *bench) listAtScale() error {
 	if err != nil {
 		return err
 	}
+	// Chunked as list was before it read each list whole: the chunks after
+	// the first come from etcd, not the watch cache.
+	chunked, err := median(runs, func(int) (sample, error) {
+		s, _, err := b.exec(nil, nil, true, b.cfg.plugin, "list", "--chunk-size", "500")
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
 	k, err := median(runs, func(int) (sample, error) {
 		s, _, err := b.exec(nil, nil, true, b.cfg.kubectl, "get", "ns", "-l", render.DefaultTenantLabelKey)
 		return s, err
@@ -250,10 +259,14 @@ func (b *bench) listAtScale() error {
 	}
 	rows := bytes.Count(out, []byte("\n"))
 	ok := l.wall < 2*time.Second && l.rss < 100*1000*1000/1024
-	if err := b.row(fmt.Sprintf("list %d tenants, `kubectl-tenant list` (chunks of 500, median of %d)", rows, runs),
+	if err := b.row(fmt.Sprintf("list %d tenants, `kubectl-tenant list` (one request per list, median of %d)", rows, runs),
 		fmt.Sprintf("%s, %s", secs(l.wall), mib(l.rss)),
 		fmt.Sprintf("`kubectl get ns -l <tenant label>` (namespaces only, no Kustomization status): %s, %s", secs(k.wall), mib(k.rss)),
 		ratio(k.wall, l.wall)+" faster", "< 2 s, < 100 MB", met(ok)); err != nil {
+		return err
+	}
+	if err := b.row(fmt.Sprintf("list %d tenants, `kubectl-tenant list --chunk-size 500` (median of %d)", rows, runs),
+		fmt.Sprintf("%s, %s", secs(chunked.wall), mib(chunked.rss)), "", "", "", "info"); err != nil {
 		return err
 	}
 	if b.cfg.listprobe == "" {
