@@ -52,31 +52,46 @@ func (f *fakeCluster) start(t testing.TB) (kubeconfig string) {
 }
 
 func (f *fakeCluster) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests = append(f.requests, r.URL.Path+"?"+r.URL.RawQuery)
-	body, ok := f.pages[r.URL.String()+"|"+r.Header.Get("Accept")]
-	f.mu.Unlock()
 	contentType := "application/json"
 	if strings.HasPrefix(r.Header.Get("Accept"), "application/vnd.kubernetes.protobuf;as=PartialObjectMetadata") && r.URL.Path == "/api/v1/namespaces" {
 		contentType = "application/vnd.kubernetes.protobuf"
 	}
-	if !ok {
-		var err error
-		if body, err = f.answer(r, contentType); err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":%q,"reason":"NotFound","code":404}`, err.Error())
-			return
-		}
-		f.mu.Lock()
-		if f.pages == nil {
-			f.pages = map[string][]byte{}
-		}
-		f.pages[r.URL.String()+"|"+r.Header.Get("Accept")] = body
-		f.mu.Unlock()
+	body, err := f.page(r, contentType)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":%q,"reason":"NotFound","code":404}`, err.Error())
+		return
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Write(body)
+}
+
+// page records r and answers it, from the pages encoded before if it can.
+func (f *fakeCluster) page(r *http.Request, contentType string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r.URL.Path+"?"+r.URL.RawQuery)
+	key := r.URL.String() + "|" + r.Header.Get("Accept")
+	if body, ok := f.pages[key]; ok {
+		return body, nil
+	}
+	body, err := f.answer(r, contentType)
+	if err != nil {
+		return nil, err
+	}
+	if f.pages == nil {
+		f.pages = map[string][]byte{}
+	}
+	f.pages[key] = body
+	return body, nil
+}
+
+// withoutFlux makes the cluster forget the Kustomization API.
+func (f *fakeCluster) withoutFlux() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kustomizations, f.pages = nil, nil
 }
 
 // answer encodes the object or page r asks for.
@@ -111,13 +126,15 @@ func (f *fakeCluster) answer(r *http.Request, contentType string) ([]byte, error
 			}
 		}
 		return nil, fmt.Errorf("namespaces %q not found", name)
-	case path == tenant.ResourcePath(tenant.KustomizationGVR, ""):
+	case strings.HasPrefix(path, "/apis/kustomize.toolkit.fluxcd.io/v1/") && strings.HasSuffix(path, "/kustomizations"):
 		if f.kustomizations == nil {
 			return nil, fmt.Errorf("the server could not find the requested resource")
 		}
 		var items []map[string]any
 		for _, ks := range f.kustomizations {
-			if "metadata.name="+ks["metadata"].(map[string]any)["name"].(string) == query.Get("fieldSelector") {
+			metadata := ks["metadata"].(map[string]any)
+			inScope := path == tenant.ResourcePath(tenant.KustomizationGVR, "") || path == tenant.ResourcePath(tenant.KustomizationGVR, metadata["namespace"].(string))
+			if inScope && "metadata.name="+metadata["name"].(string) == query.Get("fieldSelector") {
 				items = append(items, ks)
 			}
 		}

@@ -174,24 +174,66 @@ payments-sandbox   payments*   Active   -           -       Kustomization dummy 
 }
 
 // TestListTenantNameListsMembers: --tenant-name lists every member of the
-// tenant, and names on the error stream the namespace it left out.
+// tenant, reading only their Kustomizations, and names on the error stream
+// the namespaces it left out.
 func TestListTenantNameListsMembers(t *testing.T) {
-	kubeconfig := teamCluster().start(t)
+	cluster := teamCluster()
+	kubeconfig := cluster.start(t)
 	out, stderr, err := runTenant(t, "list", "--kubeconfig", kubeconfig, "--tenant-name", "payments", "--no-headers")
 	if err != nil {
 		t.Fatalf("list: %v (stderr %q)", err, stderr)
 	}
-	var namespaces []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		namespaces = append(namespaces, strings.Fields(line)[0])
-	}
-	if want := []string{"payments-dev", "payments-prod"}; !slices.Equal(namespaces, want) {
-		t.Errorf("--tenant-name payments listed %v, want %v:\n%s", namespaces, want, out)
+	want := `payments-dev    payments   Active   False   False   kustomize build failed
+payments-prod   payments   Active   True    True    Applied revision: main@sha1:abc
+`
+	if out != want {
+		t.Errorf("--tenant-name payments printed\n%s\nwant\n%s", out, want)
 	}
 	for _, left := range []string{"namespace moved has label", "namespace payments-sandbox has label"} {
 		if !strings.Contains(stderr, left) {
 			t.Errorf("stderr does not say %q:\n%s", left, stderr)
 		}
+	}
+	requests := cluster.requested()
+	slices.Sort(requests)
+	wantRequests := []string{
+		"/api/v1/namespaces?labelSelector=flux-multitenant-demo.ringerc.github.com%2Ftenant-name%2Cflux-multitenant-demo.ringerc.github.com%2Ftenant-name%3Dpayments",
+		"/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/payments-dev/kustomizations?fieldSelector=metadata.name%3Ddummy",
+		"/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/payments-prod/kustomizations?fieldSelector=metadata.name%3Ddummy",
+	}
+	if !slices.Equal(requests, wantRequests) {
+		t.Errorf("--tenant-name payments requested\n%s\nwant\n%s", strings.Join(requests, "\n"), strings.Join(wantRequests, "\n"))
+	}
+}
+
+// TestListNamedNamespacesReadsTheirKustomizations: named namespaces are
+// read one by one, and their Kustomizations in them alone; a cluster
+// without the Kustomization API says so on each row.
+func TestListNamedNamespacesReadsTheirKustomizations(t *testing.T) {
+	cluster := teamCluster()
+	kubeconfig := cluster.start(t)
+	out, _, err := runTenant(t, "list", "--kubeconfig", kubeconfig, "--no-headers", "payments-sandbox", "aaa-orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `aaa-orders         orders      Active   False   True   Applied revision: main@sha1:abc
+payments-sandbox   payments*   Active   -       -      Kustomization dummy not found
+`
+	if out != want {
+		t.Errorf("list payments-sandbox aaa-orders printed\n%s\nwant\n%s", out, want)
+	}
+	for _, r := range cluster.requested() {
+		if strings.HasPrefix(r, "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations") {
+			t.Errorf("list of two namespaces read every tenant's Kustomization: %s", r)
+		}
+	}
+	cluster.withoutFlux()
+	out, _, err = runTenant(t, "list", "--kubeconfig", kubeconfig, "--no-headers", "aaa-orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Flux is not installed") {
+		t.Errorf("without the Kustomization API, list printed\n%s", out)
 	}
 }
 
