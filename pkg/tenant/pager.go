@@ -68,25 +68,15 @@ func ResourcePath(gvr schema.GroupVersionResource, namespace string) string {
 // what names the items in errors.
 func EachItem[T any](ctx context.Context, client rest.Interface, path string, opts metav1.ListOptions, what string, visit func(*T)) error {
 	return EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-		request := client.Get().AbsPath(path)
-		if opts.FieldSelector != "" {
-			request = request.Param("fieldSelector", opts.FieldSelector)
-		}
-		if opts.LabelSelector != "" {
-			request = request.Param("labelSelector", opts.LabelSelector)
-		}
-		if opts.Limit > 0 {
-			request = request.Param("limit", strconv.FormatInt(opts.Limit, 10))
-		}
-		if opts.Continue != "" {
-			request = request.Param("continue", opts.Continue)
-		}
-		body, err := request.Stream(ctx)
+		body, err := listRequest(client, path, opts).Stream(ctx)
 		if err != nil {
 			return "", err
 		}
 		defer body.Close()
-		next, err := decodePage(json.NewDecoder(body), visit)
+		next, err := decodePage(json.NewDecoder(body), func(item *T) error {
+			visit(item)
+			return nil
+		})
 		if err != nil {
 			return "", fmt.Errorf("decoding a page of %s: %w", what, err)
 		}
@@ -94,10 +84,28 @@ func EachItem[T any](ctx context.Context, client rest.Interface, path string, op
 	})
 }
 
+// listRequest asks for one page of the list at path.
+func listRequest(client rest.Interface, path string, opts metav1.ListOptions) *rest.Request {
+	request := client.Get().AbsPath(path)
+	if opts.FieldSelector != "" {
+		request = request.Param("fieldSelector", opts.FieldSelector)
+	}
+	if opts.LabelSelector != "" {
+		request = request.Param("labelSelector", opts.LabelSelector)
+	}
+	if opts.Limit > 0 {
+		request = request.Param("limit", strconv.FormatInt(opts.Limit, 10))
+	}
+	if opts.Continue != "" {
+		request = request.Param("continue", opts.Continue)
+	}
+	return request
+}
+
 // decodePage decodes a list, {"items": [...], "metadata": {"continue":
 // ...}, ...} in any order, visiting each item as soon as it is decoded,
-// and returns the continue token.
-func decodePage[T any](dec *json.Decoder, visit func(*T)) (string, error) {
+// and returns the continue token, or the first error visit returns.
+func decodePage[T any](dec *json.Decoder, visit func(*T) error) (string, error) {
 	var next string
 	if err := expectDelim(dec, '{'); err != nil {
 		return "", err
@@ -128,7 +136,7 @@ func decodePage[T any](dec *json.Decoder, visit func(*T)) (string, error) {
 }
 
 // decodeItems decodes a JSON array (or null) item by item.
-func decodeItems[T any](dec *json.Decoder, visit func(*T)) error {
+func decodeItems[T any](dec *json.Decoder, visit func(*T) error) error {
 	token, err := dec.Token()
 	if err != nil || token == nil {
 		return err
@@ -141,7 +149,9 @@ func decodeItems[T any](dec *json.Decoder, visit func(*T)) error {
 		if err := dec.Decode(item); err != nil {
 			return err
 		}
-		visit(item)
+		if err := visit(item); err != nil {
+			return err
+		}
 	}
 	return expectDelim(dec, ']')
 }

@@ -31,7 +31,10 @@ func TestDecodePageInAnyOrder(t *testing.T) {
 		{page: `[]`, err: true},
 	} {
 		var names []string
-		next, err := decodePage(json.NewDecoder(strings.NewReader(c.page)), func(it *item) { names = append(names, it.Metadata.Name) })
+		next, err := decodePage(json.NewDecoder(strings.NewReader(c.page)), func(it *item) error {
+			names = append(names, it.Metadata.Name)
+			return nil
+		})
 		if (err != nil) != c.err || next != c.next || !slices.Equal(names, c.names) {
 			t.Errorf("decodePage(%s) = %q, %v, visited %v; want %q, error %v, visited %v", c.page, next, err, names, c.next, c.err, c.names)
 		}
