@@ -56,9 +56,9 @@ func NewCmdList(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 	}
 	// list reads everything it selects, so chunks only cost it: the API
 	// server answers a list's first chunk from its watch cache, but reads
-	// the chunks after it from etcd (always before Kubernetes 1.34, and
-	// since then whenever its cache kept no snapshot of the list's
-	// revision, as on the bench cluster) and decodes every object again.
+	// the chunks after it from etcd (on older servers always, on newer
+	// ones whenever the cache kept no snapshot of the list's revision, as
+	// on the bench cluster's 1.37) and decodes every object again.
 	// For 10,000 tenants that was most of list's time (bench/RESULTS.md).
 	// One request per list is answered from the cache, and list decodes
 	// it as it arrives.
@@ -228,9 +228,9 @@ func (o *ListOptions) printNamespaces(ctx context.Context, c *tenant.Clients) er
 
 // notMemberMark follows the tenant of a namespace that carries the tenant
 // label but is not a member (see tenant.IsMember); list's help explains it
-// as "*". A suffix, not a column:
-// the columns stay those scripts already read, and one glance at the
-// TENANT column shows both the team and who put the namespace in it.
+// as "*". A suffix, not a column: the columns stay those scripts already
+// read, and one glance at the TENANT column shows both the team and who
+// put the namespace in it.
 const notMemberMark = "*"
 
 // tenantRow is what the table shows of a tenant namespace.
