@@ -121,23 +121,20 @@ func (s *Selection) NotMemberNote(ns string) string {
 }
 
 // Each visits every selected tenant namespace as metadata (protobuf),
-// which is all most commands need of it.
+// which is all most commands need of it, each as soon as it is read
+// (MetadataPage).
 func (s *Selection) Each(ctx context.Context, c *Clients, visit func(*metav1.PartialObjectMetadata) error) error {
 	resource := c.Metadata.Resource(NamespaceGVR)
+	raw, err := RawClient(c.Config)
+	if err != nil {
+		return err
+	}
 	return selectTenants(ctx, s,
 		func(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
 			return resource.Get(ctx, name, metav1.GetOptions{})
 		},
-		func(ctx context.Context, opts metav1.ListOptions) ([]*metav1.PartialObjectMetadata, string, error) {
-			page, err := resource.List(ctx, opts)
-			if err != nil {
-				return nil, "", err
-			}
-			items := make([]*metav1.PartialObjectMetadata, len(page.Items))
-			for i := range page.Items {
-				items[i] = &page.Items[i]
-			}
-			return items, page.Continue, nil
+		func(ctx context.Context, opts metav1.ListOptions, yield func(*metav1.PartialObjectMetadata) error) (string, error) {
+			return MetadataPage(ctx, raw, ResourcePath(NamespaceGVR, ""), opts, yield)
 		}, visit)
 }
 
@@ -149,24 +146,27 @@ func (s *Selection) EachObject(ctx context.Context, c *Clients, visit func(*unst
 		func(ctx context.Context, name string) (*unstructured.Unstructured, error) {
 			return resource.Get(ctx, name, metav1.GetOptions{})
 		},
-		func(ctx context.Context, opts metav1.ListOptions) ([]*unstructured.Unstructured, string, error) {
+		func(ctx context.Context, opts metav1.ListOptions, yield func(*unstructured.Unstructured) error) (string, error) {
 			page, err := resource.List(ctx, opts)
 			if err != nil {
-				return nil, "", err
+				return "", err
 			}
-			items := make([]*unstructured.Unstructured, len(page.Items))
 			for i := range page.Items {
-				items[i] = &page.Items[i]
+				if err := yield(&page.Items[i]); err != nil {
+					return "", err
+				}
 			}
-			return items, page.GetContinue(), nil
+			return page.GetContinue(), nil
 		}, visit)
 }
 
 // selectTenants reads the named namespaces one by one, or pages through
 // the ones the label selector matches, and visits each tenant namespace.
+// list reads a page, yields each of its namespaces, and returns the
+// continue token.
 func selectTenants[T metav1.Object](ctx context.Context, s *Selection,
 	get func(context.Context, string) (T, error),
-	list func(context.Context, metav1.ListOptions) ([]T, string, error),
+	list func(context.Context, metav1.ListOptions, func(T) error) (string, error),
 	visit func(T) error,
 ) error {
 	if len(s.Namespaces) > 0 {
@@ -193,23 +193,25 @@ func selectTenants[T metav1.Object](ctx context.Context, s *Selection,
 	}
 	opts := metav1.ListOptions{LabelSelector: s.selector.String(), Limit: s.ChunkSize}
 	return EachPage(ctx, opts, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
-		items, next, err := list(ctx, opts)
-		if err != nil {
-			return "", fmt.Errorf("listing tenant namespaces: %w", err)
-		}
-		for _, ns := range items {
+		var visitErr error // returned as visit said it, not as a list error
+		next, err := list(ctx, opts, func(ns T) error {
 			// The server applied the selector already; checking again keeps
 			// the guarantee local rather than trusting every server and proxy.
 			if !s.selector.Matches(labels.Set(ns.GetLabels())) || render.IsReservedNamespace(ns.GetName()) {
-				continue
+				return nil
 			}
 			if s.Name != "" && !IsMember(ns, s.LabelKey, s.Name) {
 				s.noteNotMember(ns.GetName())
-				continue
+				return nil
 			}
-			if err := visit(ns); err != nil {
-				return "", err
-			}
+			visitErr = visit(ns)
+			return visitErr
+		})
+		if visitErr != nil {
+			return "", visitErr
+		}
+		if err != nil {
+			return "", fmt.Errorf("listing tenant namespaces: %w", err)
 		}
 		return next, nil
 	})

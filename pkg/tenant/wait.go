@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/client-go/rest"
 )
@@ -184,5 +185,25 @@ func (w *ReadyWait) round(ctx context.Context, pending map[string]string, visit 
 // OneLine joins a multi-line message (an API error, a Flux condition) into
 // one line, for tables and one-line reports.
 func OneLine(s string) string {
+	// Most cells are one line already: a table of ten thousand rows would
+	// copy every one of them to learn that.
+	if isOneLine(s) {
+		return s
+	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// isOneLine reports whether OneLine would return s unchanged: ASCII words
+// separated by single spaces. Anything else (other white space, non-ASCII,
+// which Fields may split on) takes the long way.
+func isOneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			return false
+		}
+	}
+	return true
 }

@@ -21,7 +21,7 @@ import (
 
 type config struct {
 	plugin, pluginFull, kubectl, yq, baseline, timeBin string
-	bulk, scale, deletes, concurrency, runs            int
+	bulk, scale, deletes, concurrency, runs, present   int
 	rows, work, floor, listprobe                       string
 	// teams, teamNamespaces, teamRounds: the team tenants' add (issue 19).
 	teams, teamNamespaces, teamRounds int
@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&cfg.timeBin, "time", "/usr/bin/time", "GNU time, for peak RSS (-f %M)")
 	flag.IntVar(&cfg.bulk, "bulk", 1000, "tenants per bulk add")
 	flag.IntVar(&cfg.scale, "scale", 10000, "tenants in the cluster for the list benchmark")
+	flag.IntVar(&cfg.present, "present", 0, "tenants an earlier run left in the cluster, which the list step does not add again (to repeat -only listAtScale)")
 	flag.IntVar(&cfg.deletes, "deletes", 100, "tenants deleted in the delete benchmark")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "workers for the bulk adds, plugin and baseline alike")
 	flag.IntVar(&cfg.teams, "teams", 300, "team tenants per add -f of the team row")
@@ -95,7 +96,7 @@ func run(cfg config, phase, only string) error {
 		}
 		defer os.RemoveAll(cfg.work)
 	}
-	b := &bench{cfg: cfg, home: filepath.Join(cfg.work, "home-"+phase)}
+	b := &bench{cfg: cfg, home: filepath.Join(cfg.work, "home-"+phase), added: cfg.present}
 	if err := os.MkdirAll(b.home, 0o755); err != nil {
 		return err
 	}
