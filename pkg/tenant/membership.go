@@ -10,8 +10,10 @@ import (
 )
 
 // IsMember reports whether kubectl tenant made ns one of tenant name's
-// namespaces: the namespace's tenant label holds the name, and the
-// plugin's field manager wrote that label. Anyone who can label a
+// namespaces: the namespace's tenant label holds the name, and a declarer
+// applied that label: the plugin's field manager, or kustomize-controller
+// applying the plugin's render from git (a fleet handed to Flux). Anyone
+// who can label a
 // namespace can put a tenant's name on it, but that does not sweep it into
 // the tenant: commands that act on every namespace of a tenant by its name
 // (delete --tenant-name above all) take only its members.
@@ -20,10 +22,11 @@ func IsMember(ns metav1.Object, labelKey, name string) bool {
 }
 
 // pluginWrote reports whether owns holds for the field set of any of ns's
-// plugin-applied managedFields entries.
+// managedFields entries that a declarer applied (see isDeclarer).
 func pluginWrote(ns metav1.Object, owns func(fields []byte) bool) bool {
 	for _, mf := range ns.GetManagedFields() {
-		if mf.Manager == FieldManager && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
+		declarer := mf.Operation == metav1.ManagedFieldsOperationApply && (mf.Manager == FieldManager || mf.Manager == FluxApplyManager)
+		if declarer && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
 			return true
 		}
 	}

@@ -45,6 +45,7 @@ func TestMembersAgreesWithIsMember(t *testing.T) {
 		{namespaceWritten("status", "payments", entry(FieldManager, "status", applied)), "payments", false},
 		{namespaceWritten("garbled", "payments", entry(FieldManager, "", `{"f:metadata":`)), "payments", false},
 		{namespaceWritten("second-entry", "payments", entry("kubectl-label", "", applied), entry(FieldManager, "", applied)), "payments", true},
+		{namespaceWritten("from-git", "payments", entry(FluxApplyManager, "", applied)), "payments", true},
 	}
 	for _, tenant := range fixtures.MixedTenants() {
 		lt := capturedTenant(t, tenant.Namespace+"-applied.yaml")
