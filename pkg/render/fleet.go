@@ -28,7 +28,7 @@ type Fleet struct {
 	APIVersion string       `json:"apiVersion" description:"The fleet file's schema version." enum:"apiVersions"`
 	Kind       string       `json:"kind" description:"Always TenantFleet." enum:"kinds"`
 	Defaults   TenantSpec   `json:"defaults,omitempty" description:"Settings every tenant gets unless it sets its own: maps (vars, quota, limitRange) are merged key by key, lists (owners, allowedSources) and single values are replaced."`
-	Tenants    []TenantSpec `json:"tenants" description:"The tenants, each with a unique name and namespaces no other tenant lists."`
+	Tenants    []TenantSpec `json:"tenants" minItems:"1" description:"The tenants, each with a unique name and namespaces no other tenant lists."`
 
 	// file names the file in every error, so a message found in a CI log
 	// points at the file that caused it.
