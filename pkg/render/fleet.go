@@ -140,7 +140,8 @@ func (e *FleetError) Error() string {
 			parts = append(parts, p)
 		}
 	}
-	return strings.Join(parts, ": ") + ": " + e.Err.Error()
+	// A value quoted nowhere else must still not break the line.
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(strings.Join(parts, ": ") + ": " + e.Err.Error())
 }
 
 func (e *FleetError) Unwrap() error { return e.Err }
@@ -301,9 +302,18 @@ func jsonFields(t reflect.Type) map[string]reflect.StructField {
 
 func join(path, key string) string {
 	if path == "" {
-		return key
+		return plain(key)
 	}
-	return path + "." + key
+	return path + "." + plain(key)
+}
+
+// plain is s as it is when it reads unambiguously in a message, else
+// quoted.
+func plain(s string) string {
+	if s != "" && checkText(s) == nil && !strings.ContainsAny(s, " \t\n\r\"") {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // typeMismatch says, in YAML's words, what was wanted and what was found.
@@ -333,7 +343,7 @@ func (f *Fleet) checkUnique() error {
 			return &FleetError{File: f.file, Tenant: label, Field: "name", Err: errors.New("every tenant needs a name")}
 		}
 		if first, dup := names[t.Name]; dup {
-			return &FleetError{File: f.file, Tenant: label, Field: "name", Err: fmt.Errorf("tenant %s is listed twice (first as tenant %d)", t.Name, first+1)}
+			return &FleetError{File: f.file, Tenant: label, Field: "name", Err: fmt.Errorf("tenant %s is listed twice (first as tenant %d)", plain(t.Name), first+1)}
 		}
 		names[t.Name] = i
 		if len(t.Namespaces) == 0 {
@@ -344,9 +354,9 @@ func (f *Fleet) checkUnique() error {
 			first, dup := owner[ns.Name]
 			switch {
 			case dup && first == i:
-				return &FleetError{File: f.file, Tenant: label, Field: field, Err: fmt.Errorf("namespace %s is listed twice", ns.Name)}
+				return &FleetError{File: f.file, Tenant: label, Field: field, Err: fmt.Errorf("namespace %q is listed twice", ns.Name)}
 			case dup:
-				return &FleetError{File: f.file, Tenant: label, Field: field, Err: fmt.Errorf("namespace %s is already tenant %s's", ns.Name, f.Tenants[first].Name)}
+				return &FleetError{File: f.file, Tenant: label, Field: field, Err: fmt.Errorf("namespace %q is already tenant %s's", ns.Name, plain(f.Tenants[first].Name))}
 			}
 			owner[ns.Name] = i
 		}
@@ -359,15 +369,10 @@ func tenantLabel(i int, name string) string {
 	if name == "" {
 		return fmt.Sprintf("tenant %d", i+1)
 	}
-	return "tenant " + name
+	return "tenant " + plain(name)
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return s
-}
+func orNone(s string) string { return plain(s) }
 
 // oneLine keeps a multi-line error from breaking the one-line promise.
 func oneLine(err error) string {

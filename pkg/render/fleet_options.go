@@ -210,6 +210,8 @@ func sharedOptions(base TenantOptions, spec TenantSpec) (TenantOptions, *fieldEr
 func setScalars(o *TenantOptions, spec TenantSpec) *fieldError {
 	probe := *o
 	probe.Namespace = "fleet-probe"
+	// The file alone decides confinement, checked after this.
+	probe.Confinement = nil
 	for _, s := range []struct {
 		field string
 		value string

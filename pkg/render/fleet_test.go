@@ -3,6 +3,7 @@ package render
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,9 +120,9 @@ func TestFleetRefusesBadFiles(t *testing.T) {
 		{"literal private key", fleetHead + "tenants:\n- name: a\n  namespaces: [{name: a}]\n  confinement:\n    credentials: {privateKey: abc}\n",
 			"f.yaml: tenant 1: confinement.credentials.privateKey: unknown field: credentials are references (passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, privateKeyFile, githubAppPrivateKeyFile, secretRef), never the secret itself"},
 		{"duplicate namespace", fleetHead + "tenants:\n- name: a\n  namespaces: [{name: x}, {name: x}]\n",
-			"f.yaml: tenant a: namespaces[1]: namespace x is listed twice"},
+			"f.yaml: tenant a: namespaces[1]: namespace \"x\" is listed twice"},
 		{"namespace under two tenants", fleetHead + "tenants:\n- name: a\n  namespaces: [{name: x}]\n- name: b\n  namespaces: [{name: z}, {name: x}]\n",
-			"f.yaml: tenant b: namespaces[1]: namespace x is already tenant a's"},
+			"f.yaml: tenant b: namespaces[1]: namespace \"x\" is already tenant a's"},
 		{"duplicate tenant", fleetHead + "tenants:\n- name: a\n  namespaces: [{name: x}]\n- name: a\n  namespaces: [{name: z}]\n",
 			"f.yaml: tenant a: name: tenant a is listed twice (first as tenant 1)"},
 		{"duplicate key", fleetHead + "tenants:\n- name: a\n  name: b\n  namespaces: [{name: x}]\n",
@@ -193,3 +194,28 @@ func TestFleetRefusesBadValues(t *testing.T) {
 }
 
 func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
+
+// FuzzParseFleet: whatever the file, a refusal is one line that starts
+// with the file's name, and a fleet that is accepted expands without
+// panicking.
+func FuzzParseFleet(f *testing.F) {
+	example, err := os.ReadFile("testdata/fleet-example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte(fleetHead + "tenants:\n- name: \"a\\nb\"\n  namespaces: [{name: \"x\\ny\"}, {name: \"x\\ny\"}]\n"))
+	f.Add([]byte(fleetHead + "tenants:\n- name: a\n  namespaces: [{name: x}]\n  vars: {\"A\\nB\": c}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fleet, err := ParseFleet("f.yaml", data)
+		if err == nil {
+			_, err = fleet.TenantOptions(DefaultTenantOptions())
+		}
+		if err == nil {
+			return
+		}
+		if msg := err.Error(); !hasPrefix(msg, "f.yaml: ") || strings.ContainsAny(msg, "\n\r") {
+			t.Fatalf("not one line naming the file: %q", msg)
+		}
+	})
+}
