@@ -196,7 +196,7 @@ func ParseFleet(name string, data []byte) (*Fleet, error) {
 	for i, msg := range raw.Tenants {
 		var spec TenantSpec
 		if err := decodeSpec(msg, &spec); err != nil {
-			return nil, fail(tenantLabel(i, spec.Name), err.field, err.err)
+			return nil, fail(tenantLabel(i, nameOf(msg)), err.field, err.err)
 		}
 		f.Tenants = append(f.Tenants, spec)
 	}
@@ -212,25 +212,20 @@ type fieldError struct {
 	err   error
 }
 
-// decodeSpec decodes one tenant strictly. The unknown field is found by
-// walking the document against the type first, because encoding/json's
-// own message names the field but not where it is.
+// decodeSpec decodes one tenant strictly. The document is walked against
+// the type first, because encoding/json's messages name a field without
+// saying where in the tenant it is.
 func decodeSpec(data []byte, spec *TenantSpec) *fieldError {
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return &fieldError{err: errors.New(oneLine(err))}
 	}
-	if path, key := unknownField(doc, reflect.TypeOf(*spec), ""); path != "" {
-		return &fieldError{field: path, err: unknownFieldError(key)}
+	if ferr := badField(doc, reflect.TypeOf(*spec), ""); ferr != nil {
+		return ferr
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(spec)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		return &fieldError{field: typeErr.Field, err: typeMismatch(typeErr)}
-	case err != nil:
+	if err := dec.Decode(spec); err != nil {
 		return &fieldError{err: errors.New(oneLine(err))}
 	}
 	return nil
@@ -248,43 +243,72 @@ func unknownFieldError(key string) error {
 	return errors.New("unknown field")
 }
 
-// unknownField returns the path and key of the first field of doc that t
-// does not have, in sorted order so the message is the same every run.
-func unknownField(doc any, t reflect.Type, path string) (string, string) {
+// badField returns the first field of doc that t has not, or whose value
+// is of another type, with its path; keys are visited in sorted order so
+// the message is the same every run.
+func badField(doc any, t reflect.Type, path string) *fieldError {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if err := typeMismatch(doc, t); err != nil {
+		return &fieldError{path, err}
+	}
 	switch v := doc.(type) {
 	case map[string]any:
-		switch t.Kind() {
-		case reflect.Map:
-			for _, k := range SortedKeys(v) {
-				if p, key := unknownField(v[k], t.Elem(), join(path, k)); p != "" {
-					return p, key
-				}
+		fields := map[string]reflect.StructField{}
+		if t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		for _, k := range SortedKeys(v) {
+			elem := t
+			if t.Kind() == reflect.Map {
+				elem = t.Elem()
+			} else if f, ok := fields[k]; ok {
+				elem = f.Type
+			} else {
+				return &fieldError{join(path, k), unknownFieldError(k)}
 			}
-		case reflect.Struct:
-			fields := jsonFields(t)
-			for _, k := range SortedKeys(v) {
-				f, ok := fields[k]
-				if !ok {
-					return join(path, k), k
-				}
-				if p, key := unknownField(v[k], f.Type, join(path, k)); p != "" {
-					return p, key
-				}
+			if ferr := badField(v[k], elem, join(path, k)); ferr != nil {
+				return ferr
 			}
 		}
 	case []any:
-		if t.Kind() == reflect.Slice {
-			for i, item := range v {
-				if p, key := unknownField(item, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != "" {
-					return p, key
-				}
+		for i, item := range v {
+			if ferr := badField(item, t.Elem(), path+"["+strconv.Itoa(i)+"]"); ferr != nil {
+				return ferr
 			}
 		}
 	}
-	return "", ""
+	return nil
+}
+
+// typeMismatch says, in YAML's words, what was wanted and what was found.
+// YAML reads an unquoted yes, no, on, off or 1 as a boolean or a number,
+// so a name like that needs quotes.
+func typeMismatch(doc any, t reflect.Type) error {
+	var got string
+	switch doc.(type) {
+	case nil:
+		return nil // null leaves the field unset, as if absent
+	case map[string]any:
+		got = "a map"
+	case []any:
+		got = "a list"
+	case string:
+		got = "a string"
+	case bool:
+		got = "a boolean"
+	default:
+		got = "a number"
+	}
+	want := map[reflect.Kind]string{reflect.Map: "a map", reflect.Struct: "a map", reflect.Slice: "a list", reflect.String: "a string", reflect.Bool: "a boolean"}[t.Kind()]
+	switch {
+	case want == got:
+		return nil
+	case want == "a string" && (got == "a boolean" || got == "a number"):
+		return fmt.Errorf("want %s, not %s: quote it", want, got)
+	}
+	return fmt.Errorf("want %s, not %s", want, got)
 }
 
 // jsonFields maps each exported field's JSON name to the field.
@@ -314,21 +338,6 @@ func plain(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
-}
-
-// typeMismatch says, in YAML's words, what was wanted and what was found.
-// YAML reads an unquoted yes, no, on, off or 1 as a boolean or a number,
-// so a name like that needs quotes.
-func typeMismatch(e *json.UnmarshalTypeError) error {
-	want := map[reflect.Kind]string{reflect.Map: "a map", reflect.Struct: "a map", reflect.Slice: "a list", reflect.String: "a string", reflect.Bool: "true or false"}[e.Type.Kind()]
-	got := map[string]string{"object": "a map", "array": "a list", "string": "a string", "bool": "a boolean", "number": "a number"}[e.Value]
-	if want == "" || got == "" {
-		return errors.New(oneLine(e))
-	}
-	if e.Type.Kind() == reflect.String && (e.Value == "bool" || e.Value == "number") {
-		return fmt.Errorf("want %s, not %s: quote it", want, got)
-	}
-	return fmt.Errorf("want %s, not %s", want, got)
 }
 
 // checkUnique refuses a tenant named twice and a namespace listed twice,
@@ -362,6 +371,15 @@ func (f *Fleet) checkUnique() error {
 		}
 	}
 	return nil
+}
+
+// nameOf is a tenant's name read from a tenant that did not decode, so
+// the message can still name it.
+func nameOf(tenant json.RawMessage) string {
+	var peek map[string]any
+	_ = json.Unmarshal(tenant, &peek)
+	name, _ := peek["name"].(string)
+	return name
 }
 
 // tenantLabel names a tenant by its name, or by its place when it has none.
