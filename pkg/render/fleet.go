@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -160,34 +159,29 @@ func ParseFleet(name string, data []byte) (*Fleet, error) {
 	if err != nil {
 		return nil, fail("", "", fmt.Errorf("not YAML: %s", oneLine(err)))
 	}
+	var top map[string]any
+	if err := json.Unmarshal(js, &top); err != nil || top == nil {
+		return nil, fail("", "", errors.New("not a map: a fleet file has apiVersion, kind, defaults and tenants"))
+	}
+	if field, err := checkTop(top); err != nil {
+		return nil, fail("", field, err)
+	}
 	var raw struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
 		Defaults   json.RawMessage   `json:"defaults"`
 		Tenants    []json.RawMessage `json:"tenants"`
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(js, &top); err != nil {
-		return nil, fail("", "", errors.New("not a map: a fleet file has apiVersion, kind, defaults and tenants"))
-	}
 	if err := json.Unmarshal(js, &raw); err != nil {
-		return nil, fail("", "", fmt.Errorf("%s", oneLine(err)))
-	}
-	if raw.APIVersion != FleetAPIVersion || raw.Kind != FleetKind {
-		return nil, fail("", "apiVersion", fmt.Errorf("%s %s is not a version this kubectl-tenant knows: want apiVersion %s, kind %s", orNone(raw.APIVersion), orNone(raw.Kind), FleetAPIVersion, FleetKind))
-	}
-	for _, key := range SortedKeys(top) {
-		if !slices.Contains([]string{"apiVersion", "kind", "defaults", "tenants"}, key) {
-			return nil, fail("", key, errors.New("unknown field (a fleet file has apiVersion, kind, defaults and tenants)"))
-		}
+		return nil, fail("", "", errors.New(oneLine(err)))
 	}
 	f := &Fleet{APIVersion: raw.APIVersion, Kind: raw.Kind, file: name}
 	if len(raw.Defaults) > 0 {
 		if err := decodeSpec(raw.Defaults, &f.Defaults); err != nil {
 			return nil, fail("defaults", err.field, err.err)
 		}
-		if f.Defaults.Name != "" || len(f.Defaults.Namespaces) > 0 {
-			return nil, fail("defaults", "name", errors.New("defaults are shared by every tenant: give name and namespaces under tenants"))
+		if field := tenantOnlyField(f.Defaults); field != "" {
+			return nil, fail("defaults", field, errors.New("defaults are shared by every tenant: give name and namespaces under tenants"))
 		}
 	}
 	if len(raw.Tenants) == 0 {
@@ -204,6 +198,40 @@ func ParseFleet(name string, data []byte) (*Fleet, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// checkTop checks the document's own fields: version and kind, then that
+// each field is known and of its type. It returns the bad field.
+func checkTop(top map[string]any) (string, error) {
+	// The version is checked first: another version's fields are not
+	// this one's, so its other errors would only mislead.
+	version, _ := top["apiVersion"].(string)
+	kind, _ := top["kind"].(string)
+	if version != FleetAPIVersion || kind != FleetKind {
+		return "apiVersion", fmt.Errorf("%s %s is not a version this kubectl-tenant knows: want apiVersion %s, kind %s", orNone(version), orNone(kind), FleetAPIVersion, FleetKind)
+	}
+	fields := jsonFields(reflect.TypeOf(Fleet{}))
+	for _, key := range SortedKeys(top) {
+		f, ok := fields[key]
+		if !ok {
+			return plain(key), errors.New("unknown field (a fleet file has apiVersion, kind, defaults and tenants)")
+		}
+		if err := typeMismatch(top[key], f.Type); err != nil {
+			return key, err
+		}
+	}
+	return "", nil
+}
+
+// tenantOnlyField is the field of defaults that only a tenant may have.
+func tenantOnlyField(d TenantSpec) string {
+	switch {
+	case d.Name != "":
+		return "name"
+	case len(d.Namespaces) > 0:
+		return "namespaces"
+	}
+	return ""
 }
 
 // fieldError is a decoding error and the path of the field it is about.
