@@ -424,3 +424,17 @@ func orNone(s string) string { return plain(s) }
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
+
+// IsFleetDocument reports whether data is a TenantFleet document (a YAML
+// map that starts, after comments, with apiVersion or kind) rather than
+// the list or CSV of tenants that add -f also reads.
+func IsFleetDocument(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || line == "---" {
+			continue
+		}
+		return strings.HasPrefix(line, "apiVersion:") || strings.HasPrefix(line, "kind:")
+	}
+	return false
+}

@@ -82,7 +82,7 @@ func (s *Settings) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Source, "source", s.Source, "Flux source of the per-tenant template, in the form <kind>/<name>.<namespace>")
 	fs.StringVar(&s.Path, "path", s.Path, "Path to the per-tenant template inside the source")
 	fs.DurationVar(&s.Interval, "interval", s.Interval, "Reconcile interval of the tenant's Kustomization")
-	fs.StringVarP(&s.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...] or a YAML list of {namespace, name, vars}; - reads stdin")
+	fs.StringVarP(&s.Filename, "filename", "f", "", "File listing many tenants: CSV lines namespace,name[,KEY=VALUE...], a YAML list of {namespace, name, vars} or team entries, or a TenantFleet document (apiVersion kubectl-tenant.io/v1alpha1); - reads stdin")
 	s.addTeamFlags(fs)
 	s.addConfineFlags(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
@@ -307,6 +307,9 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 	if err != nil {
 		return nil, fmt.Errorf("reading -f %s: %w", s.Filename, err)
 	}
+	if render.IsFleetDocument(data) {
+		return s.fleetTenants(base, data)
+	}
 	entries, err := render.ParseTenantList(data)
 	if err != nil {
 		return nil, fmt.Errorf("-f %s: %w", s.Filename, err)
@@ -340,6 +343,45 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 			}
 			tenants = append(tenants, t)
 		}
+	}
+	return tenants, nil
+}
+
+// fleetTenants reads a TenantFleet document: its tenants over its
+// defaults over the flags, one TenantOptions a namespace, and each
+// confined namespace's own source with its credential references.
+func (s *Settings) fleetTenants(base render.TenantOptions, data []byte) ([]render.TenantOptions, error) {
+	fleet, err := render.ParseFleet(s.Filename, data)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := fleet.TenantOptions(base)
+	if err != nil {
+		return nil, err
+	}
+	refs := fleet.SourceCredentials()
+	for _, t := range tenants {
+		if t.Confinement == nil || t.Confinement.Source.Spec == nil {
+			continue
+		}
+		url, _ := t.Confinement.Source.Spec["url"].(string)
+		src := ownSource{GitURL: url}
+		if ref, ok := refs[t.Namespace]; ok {
+			raw, err := json.Marshal(ref)
+			if err == nil {
+				err = json.Unmarshal(raw, &src.Credentials)
+			}
+			if err == nil {
+				err = src.Credentials.Validate()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: tenant %s (namespace %s): credentials: %w", s.Filename, t.Name, t.Namespace, err)
+			}
+		}
+		if s.fileSources == nil {
+			s.fileSources = map[string]ownSource{}
+		}
+		s.fileSources[t.Namespace] = src
 	}
 	return tenants, nil
 }

@@ -146,3 +146,31 @@ func TestTenantFileCredentialsAreReferences(t *testing.T) {
 		t.Errorf("a literal password in the file: %v", err)
 	}
 }
+
+// TestTenantsOfAFleetDocument: add -f reads a TenantFleet document too,
+// and keeps each confined namespace's own source with its references.
+func TestTenantsOfAFleetDocument(t *testing.T) {
+	s := settingsFrom(t, "-f", "../render/testdata/fleet-example.yaml")
+	tenants, err := s.Tenants(teamBase(t, s), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNamespace := map[string]render.TenantOptions{}
+	for _, o := range tenants {
+		byNamespace[o.Namespace] = o
+	}
+	prod, ok := byNamespace["payments-prod"]
+	if !ok || prod.Name != "payments" || prod.Vars["TIER"] != "gold" || prod.Vars["REGION"] != "eu-west-1" || prod.Confinement == nil {
+		t.Fatalf("payments-prod = %+v", prod)
+	}
+	if dev := byNamespace["payments-dev"]; dev.Path != "./kustomizations/dev" || dev.Vars["TIER"] != "standard" {
+		t.Errorf("payments-dev path %q TIER %q", dev.Path, dev.Vars["TIER"])
+	}
+	src := s.sourceOf("payments-prod")
+	if src.GitURL != "https://git.example.com/platform/tenants.git" || src.Credentials.Username != "flux" || src.Credentials.PasswordFile != "/run/secrets/git-token" {
+		t.Errorf("payments-prod's own source = %+v", src)
+	}
+	if !render.IsFleetDocument([]byte("# tenants\napiVersion: kubectl-tenant.io/v1alpha1\n")) || render.IsFleetDocument([]byte("# ns,name\nfoo,bar\n")) || render.IsFleetDocument([]byte("- namespace: foo\n")) {
+		t.Error("IsFleetDocument tells a fleet from a list or CSV wrongly")
+	}
+}
