@@ -32,26 +32,12 @@ import (
 // name), never a secret value, so that none lands in shell history, in a
 // process list or in a tenant file.
 type CredentialFlags struct {
-	SecretRef       string `json:"secretRef,omitempty"`
-	PrivateKeyFile  string `json:"privateKeyFile,omitempty"`
-	SSHKeyAlgorithm string `json:"sshKeyAlgorithm,omitempty"`
-	KnownHostsFile  string `json:"knownHostsFile,omitempty"`
-	Username        string `json:"username,omitempty"`
-	PasswordFile    string `json:"passwordFile,omitempty"`
-	PasswordEnv     string `json:"passwordEnv,omitempty"`
-	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
-	BearerTokenEnv  string `json:"bearerTokenEnv,omitempty"`
-	CAFile          string `json:"caFile,omitempty"`
-	// GitHub App: an ID, an installation ID and a private key file.
-	GitHubAppID             string `json:"githubAppID,omitempty"`
-	GitHubAppInstallationID string `json:"githubAppInstallationID,omitempty"`
-	GitHubAppPrivateKeyFile string `json:"githubAppPrivateKeyFile,omitempty"`
-	GitHubAppBaseURL        string `json:"githubAppBaseURL,omitempty"`
+	// CredentialRefs are the references a fleet file may also hold.
+	render.CredentialRefs
 	// PasswordStdin reads the password (or token) from stdin, as docker
 	// login --password-stdin does; never in a file of tenants.
-	PasswordStdin     bool `json:"-"`
-	RotateKey         bool `json:"-"`
-	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+	PasswordStdin bool `json:"-"`
+	RotateKey     bool `json:"-"`
 }
 
 // SSH key algorithms a generated key may use; ed25519 is the default.

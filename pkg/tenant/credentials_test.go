@@ -31,7 +31,7 @@ func writeFile(t *testing.T, name, content string) string {
 // once, and --rotate-key makes a new one.
 func TestResolveKeepsTheStoredKey(t *testing.T) {
 	knownHosts := writeFile(t, "known_hosts", "[git.example]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHBapO9/r0WhVKyegbc0kj6jNxuq/+wkIeYSgfdtIAIe\n")
-	f := &CredentialFlags{KnownHostsFile: knownHosts}
+	f := &CredentialFlags{CredentialRefs: render.CredentialRefs{KnownHostsFile: knownHosts}}
 	first, err := f.Resolve(context.Background(), "ssh://git@git.example:2222/acme/app", nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -71,31 +71,31 @@ func TestResolveRefusesBadInputWithoutTheSecret(t *testing.T) {
 		url   string
 		want  string
 	}{
-		"unreadable key file":  {CredentialFlags{PrivateKeyFile: "/nonexistent/id"}, "ssh://git@h/r", "reading --private-key-file"},
-		"not a private key":    {CredentialFlags{PrivateKeyFile: notAKey, KnownHostsFile: notAKey}, "ssh://git@h/r", "is not an SSH private key"},
-		"password over http":   {CredentialFlags{Username: "u", PasswordFile: pw}, "http://h/r", "refusing to send a password or token over plain http://h/r"},
-		"password needs user":  {CredentialFlags{PasswordFile: pw}, "https://h/r", "a password needs --username"},
-		"ssh flags over https": {CredentialFlags{PrivateKeyFile: notAKey}, "https://h/r", "--private-key-file and --known-hosts need an ssh:// URL"},
-		"password over ssh":    {CredentialFlags{Username: "u", PasswordFile: pw}, "ssh://git@h/r", "needs an https:// URL, not ssh://"},
-		"empty env":            {CredentialFlags{Username: "u", PasswordEnv: "KUBECTL_TENANT_TEST_UNSET"}, "https://h/r", "environment variable KUBECTL_TENANT_TEST_UNSET is not set"},
+		"unreadable key file":  {CredentialFlags{CredentialRefs: render.CredentialRefs{PrivateKeyFile: "/nonexistent/id"}}, "ssh://git@h/r", "reading --private-key-file"},
+		"not a private key":    {CredentialFlags{CredentialRefs: render.CredentialRefs{PrivateKeyFile: notAKey, KnownHostsFile: notAKey}}, "ssh://git@h/r", "is not an SSH private key"},
+		"password over http":   {CredentialFlags{CredentialRefs: render.CredentialRefs{Username: "u", PasswordFile: pw}}, "http://h/r", "refusing to send a password or token over plain http://h/r"},
+		"password needs user":  {CredentialFlags{CredentialRefs: render.CredentialRefs{PasswordFile: pw}}, "https://h/r", "a password needs --username"},
+		"ssh flags over https": {CredentialFlags{CredentialRefs: render.CredentialRefs{PrivateKeyFile: notAKey}}, "https://h/r", "--private-key-file and --known-hosts need an ssh:// URL"},
+		"password over ssh":    {CredentialFlags{CredentialRefs: render.CredentialRefs{Username: "u", PasswordFile: pw}}, "ssh://git@h/r", "needs an https:// URL, not ssh://"},
+		"empty env":            {CredentialFlags{CredentialRefs: render.CredentialRefs{Username: "u", PasswordEnv: "KUBECTL_TENANT_TEST_UNSET"}}, "https://h/r", "environment variable KUBECTL_TENANT_TEST_UNSET is not set"},
 	} {
 		_, err := tc.flags.Resolve(context.Background(), tc.url, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), password) {
 			t.Errorf("%s: %v, want one line with %q and no secret", name, err, tc.want)
 		}
 	}
-	both := CredentialFlags{Username: "u", PasswordFile: pw, PasswordStdin: true}
+	both := CredentialFlags{CredentialRefs: render.CredentialRefs{Username: "u", PasswordFile: pw}, PasswordStdin: true}
 	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "give the password one way") {
 		t.Errorf("a password file and stdin: %v", err)
 	}
-	withRef := CredentialFlags{SecretRef: "creds", Username: "u"}
+	withRef := CredentialFlags{CredentialRefs: render.CredentialRefs{SecretRef: "creds", Username: "u"}}
 	if err := withRef.Validate(); err == nil || !strings.Contains(err.Error(), "give no other credential flag") {
 		t.Errorf("--secret-ref with --username: %v", err)
 	}
 }
 
 func TestResolveReadsThePasswordFromStdinAndAllowsInsecureHTTPOnRequest(t *testing.T) {
-	f := &CredentialFlags{Username: "git", PasswordStdin: true, AllowInsecureHTTP: true}
+	f := &CredentialFlags{CredentialRefs: render.CredentialRefs{Username: "git", AllowInsecureHTTP: true}, PasswordStdin: true}
 	r, err := f.Resolve(context.Background(), "http://git.internal/r", strings.NewReader("s3cret\n"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -367,14 +367,8 @@ func (s *Settings) fleetTenants(base render.TenantOptions, data []byte) ([]rende
 		url, _ := t.Confinement.Source.Spec["url"].(string)
 		src := ownSource{GitURL: url}
 		if ref, ok := refs[t.Namespace]; ok {
-			raw, err := json.Marshal(ref)
-			if err == nil {
-				err = json.Unmarshal(raw, &src.Credentials)
-			}
-			if err == nil {
-				err = src.Credentials.Validate()
-			}
-			if err != nil {
+			src.Credentials.CredentialRefs = ref
+			if err := src.Credentials.Validate(); err != nil {
 				return nil, fmt.Errorf("%s: tenant %s (namespace %s): credentials: %w", s.Filename, t.Name, t.Namespace, err)
 			}
 		}
