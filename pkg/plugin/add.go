@@ -433,8 +433,8 @@ func (o *AddOptions) waitReady(ctx context.Context, c *tenant.Clients) error {
 		return err
 	}
 	if failures = append(failures, notReady...); len(failures) > 0 {
-		for i, f := range failures {
-			if c := o.Tenant.Confinement; c != nil {
+		if c := o.Tenant.Confinement; c != nil {
+			for i, f := range failures {
 				failures[i] = tenant.ExplainBySource(ctx, fleet.Clients, f, c.Source.Kind, c.Source.Name)
 			}
 		}

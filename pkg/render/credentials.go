@@ -116,6 +116,13 @@ func hasPassword(u *url.URL) bool {
 	return set
 }
 
+// ValidateGitURL checks a git URL that carries no credentials of the
+// flags: its scheme, and no password inside it.
+func ValidateGitURL(rawURL string, allowInsecure bool) error {
+	var none *GitCredentials
+	return none.Validate(rawURL, allowInsecure)
+}
+
 // redactURL drops a URL's user information, so an error never prints a
 // password someone put in it.
 func redactURL(raw string) string {

@@ -295,7 +295,7 @@ func setOwnSource(out *Confinement, c *FleetConfinement) *fieldError {
 	if c.Credentials != nil {
 		refs = *c.Credentials
 	}
-	if err := (*GitCredentials)(nil).Validate(c.GitURL, refs.AllowInsecureHTTP); err != nil {
+	if err := ValidateGitURL(c.GitURL, refs.AllowInsecureHTTP); err != nil {
 		return &fieldError{"gitURL", err}
 	}
 	branch := c.Branch

@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -107,14 +106,7 @@ func SecretData(ctx context.Context, c *Clients, namespace, name string) (map[st
 	if err != nil {
 		return nil, err
 	}
-	encoded, _, _ := unstructured.NestedStringMap(secret.Object, "data")
-	data := make(map[string][]byte, len(encoded))
-	for k, v := range encoded {
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			data[k] = b
-		}
-	}
-	return data, nil
+	return readSecret(secret).Data, nil
 }
 
 // SourceFailure says why a source is not Ready, once Flux has said so

@@ -95,8 +95,7 @@ func Diff(ctx context.Context, a *Applier, t *Tenant, desired []*unstructured.Un
 // shows whether a key's value is the same or differs, never the value,
 // since a diff goes to terminals, CI logs and reviews.
 func hideSecretValues(d *ObjectDiff) {
-	kind := func(m map[string]any) string { k, _ := m["kind"].(string); return k }
-	if kind(d.Live) != "Secret" && kind(d.Desired) != "Secret" && !strings.Contains(d.Name, ".Secret.") {
+	if !strings.HasPrefix(d.Name, "v1.Secret.") { // diffFileName's core Secret
 		return
 	}
 	live, _ := d.Live["data"].(map[string]any)

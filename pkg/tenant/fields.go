@@ -212,8 +212,12 @@ func hasFieldKeys(node map[string]any) bool {
 // own, and kustomize-controller's once a tenant lives in git. A field only
 // some other manager owns was changed by hand (kubectl edit, patch,
 // label), and the cluster keeps no record of the value it replaced.
-func isDeclarer(o FieldOwner) bool {
-	return o.Operation == metav1.ManagedFieldsOperationApply && (o.Manager == FieldManager || o.Manager == FluxApplyManager)
+func isDeclarer(o FieldOwner) bool { return declares(o.Manager, o.Operation) }
+
+// declares reports whether a managedFields entry of manager and operation
+// is a declarer's: see isDeclarer.
+func declares(manager string, operation metav1.ManagedFieldsOperationType) bool {
+	return operation == metav1.ManagedFieldsOperationApply && (manager == FieldManager || manager == FluxApplyManager)
 }
 
 // FluxApplyManager is the field manager kustomize-controller applies with.

@@ -25,8 +25,7 @@ func IsMember(ns metav1.Object, labelKey, name string) bool {
 // managedFields entries that a declarer applied (see isDeclarer).
 func pluginWrote(ns metav1.Object, owns func(fields []byte) bool) bool {
 	for _, mf := range ns.GetManagedFields() {
-		declarer := mf.Operation == metav1.ManagedFieldsOperationApply && (mf.Manager == FieldManager || mf.Manager == FluxApplyManager)
-		if declarer && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
+		if declares(mf.Manager, mf.Operation) && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
 			return true
 		}
 	}

@@ -262,8 +262,7 @@ func (s *Settings) Validate(dryRun DryRunStrategy) error {
 		return fmt.Errorf("invalid --source-interval %s: must be greater than zero", s.SourceInterval)
 	}
 	if s.GitURL != "" {
-		var none *render.GitCredentials
-		if err := none.Validate(s.GitURL, s.Credentials.AllowInsecureHTTP); err != nil {
+		if err := render.ValidateGitURL(s.GitURL, s.Credentials.AllowInsecureHTTP); err != nil {
 			return fmt.Errorf("invalid --git-url: %w", err)
 		}
 	}
@@ -401,8 +400,7 @@ func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry) 
 			return nil, fmt.Errorf("-f %s: tenant %s: credentials: %v (credentials name a file, an environment variable or a Secret: privateKeyFile, knownHostsFile, username, passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, caFile, secretRef, ...; never the secret itself)", s.Filename, e.Name, err)
 		}
 	}
-	var none *render.GitCredentials
-	if err := none.Validate(e.GitURL, src.Credentials.AllowInsecureHTTP); err != nil {
+	if err := render.ValidateGitURL(e.GitURL, src.Credentials.AllowInsecureHTTP); err != nil {
 		return nil, fmt.Errorf("-f %s: tenant %s: gitURL: %w", s.Filename, e.Name, err)
 	}
 	if err := src.Credentials.Validate(); err != nil {
