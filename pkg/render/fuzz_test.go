@@ -75,7 +75,44 @@ func FuzzRenderTenant(f *testing.F) {
 				t.Fatalf("labels changed in the round trip")
 			}
 		}
+		checkFleetRoundTrip(t, o, out)
 	})
+}
+
+// checkFleetRoundTrip: options that render are exported as a fleet file
+// that reads back to the same render, rendered.
+func checkFleetRoundTrip(t *testing.T, o TenantOptions, rendered []byte) {
+	t.Helper()
+	if gaps := ExportGaps([]TenantOptions{o}); len(gaps) > 0 {
+		return // named to the user, so not a silent loss
+	}
+	data, err := FleetOf([]TenantOptions{o}).YAML()
+	if err != nil {
+		t.Fatalf("exporting %+v: %v", o, err)
+	}
+	f, err := ParseFleet("exported.yaml", data)
+	if err != nil {
+		t.Fatalf("the export does not parse: %v\n%s", err, data)
+	}
+	back, err := f.TenantOptions(DefaultTenantOptions())
+	if err != nil {
+		t.Fatalf("the export does not read back: %v\n%s", err, data)
+	}
+	tenant, err := RenderTenant(back[0])
+	if err != nil {
+		t.Fatalf("the export does not render: %v\n%s", err, data)
+	}
+	objs, err := tenant.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := EncodeYAML(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rendered, again) {
+		t.Fatalf("the export renders differently:\n%s\n---- became ----\n%s\nfile:\n%s", rendered, again, data)
+	}
 }
 
 // FuzzParseTenantList: any file either fails with an error or yields
