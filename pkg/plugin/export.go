@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,7 +26,11 @@ const exportExample = `  # Write every tenant to git, for a Flux Kustomization t
   kubectl tenant export --all --to clusters/prod/tenants
 
   # The tenants of one team, to stdout
-  kubectl tenant export -l team=payments -o yaml`
+  kubectl tenant export -l team=payments -o yaml
+
+  # The whole fleet as one TenantFleet file, to keep in git and apply elsewhere
+  kubectl tenant export --all --format tenants --to tenants.yaml
+  kubectl tenant apply -f tenants.yaml --context other-cluster`
 
 // exportHeader opens the kustomization.yaml that export writes. It marks
 // the file as export's, and so the tenant files it lists: a re-run may
@@ -37,6 +43,13 @@ const exportHeader = `# Written by kubectl tenant export: one file per tenant, a
 // kustomizationFile is the file export keeps the tenant list in.
 const kustomizationFile = "kustomization.yaml"
 
+// The formats of export: the rendered objects, one file a tenant, for
+// Flux to reconcile; or the settings, one TenantFleet file, for apply -f.
+const (
+	exportManifests = "manifests"
+	exportTenants   = "tenants"
+)
+
 // ExportOptions are the inputs of `kubectl tenant export`.
 type ExportOptions struct {
 	configFlags *genericclioptions.ConfigFlags
@@ -45,6 +58,7 @@ type ExportOptions struct {
 
 	Selection *tenant.Selection
 	To        string
+	Format    string
 
 	output *output
 }
@@ -58,54 +72,85 @@ func NewCmdExport(configFlags *genericclioptions.ConfigFlags, streams genericioo
 		Selection:   tenant.NewSelection(false),
 	}
 	cmd := &cobra.Command{
-		Use:   "export [NAMESPACE...] [--tenant-name NAME] [-l SELECTOR] [--all] (--to DIR | -o yaml)",
-		Short: "Write tenants as the manifests add renders from their live settings, for git",
+		Use:   "export [NAMESPACE...] [--tenant-name NAME] [-l SELECTOR] [--all] [--format manifests|tenants] (--to DIR|FILE | -o yaml)",
+		Short: "Write tenants for git: the manifests add renders, or a TenantFleet file for apply -f",
 		Long: `Export reads each selected tenant's settings back from the cluster (its name,
-variables, source, path, interval, role, Kustomization name, confinement and
-guardrails) and writes it as "kubectl tenant add ... --dry-run=client -o yaml"
-renders those settings: to DIR/<namespace>.yaml, with DIR/kustomization.yaml
-listing them, so that a fleet made with "kubectl tenant add" becomes a tree a Flux
-Kustomization reconciles. A re-run rewrites only the files that changed and
-removes the files of tenants that are gone (only files it wrote).
+variables, source, path, interval, role, Kustomization name, owners, allowed
+sources, confinement and guardrails) and writes them in one of two formats.
+
+--format manifests (the default) writes each tenant as "kubectl tenant add ...
+--dry-run=client -o yaml" renders those settings: to DIR/<namespace>.yaml, with
+DIR/kustomization.yaml listing them, so that a fleet made with "kubectl tenant
+add" becomes a tree a Flux Kustomization reconciles (-o yaml prints them
+instead). A re-run rewrites only the files that changed and removes the files
+of tenants that are gone (only files it wrote).
+
+--format tenants writes the settings as one TenantFleet document, one entry a
+tenant with its namespaces, to stdout or to the file --to names: the file that
+"kubectl tenant apply -f" reads, so a fleet can be kept in git and re-created on
+another cluster. Values equal to their defaults are left out. The credentials
+of a confined tenant's own source are written as a reference to their Secret
+(secretRef), never its data: the Secret must be copied to another cluster
+separately.
 
 What no flag of add expresses (a field set by hand, an extra object) is reported
-on stderr, not silently dropped.`,
+on stderr, not silently dropped; a hand-edited setting (a variable) is exported
+as it is live, with a warning.`,
 		Example: exportExample,
 		RunE:    runCommand(o),
 	}
 	addSelectionFlags(cmd, o.Selection, configFlags)
-	cmd.Flags().StringVar(&o.To, "to", "", "Directory to write the tenants' files and their kustomization.yaml into")
+	cmd.Flags().StringVar(&o.To, "to", "", "With --format manifests, the directory to write the tenants' files and their kustomization.yaml into; with --format tenants, the file to write (not a directory; default stdout)")
+	cmd.Flags().StringVar(&o.Format, "format", exportManifests, "What to write: manifests (the objects add renders, one file a tenant) or tenants (one TenantFleet file for kubectl tenant apply -f)")
 	o.outputFlags.addFlags(cmd)
 	return cmd
 }
 
-// Complete builds the printer.
+// Complete builds the printer; --format tenants prints no objects, so it
+// needs none.
 func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Selection.Complete(args)
+	if o.Format == exportTenants {
+		return nil
+	}
 	var err error
 	o.output, err = o.outputFlags.toOutput(tenant.DryRunNone)
 	return err
 }
 
-// Validate checks the selection and that the tenants go to one place.
+// Validate checks the format, the selection and that the tenants go to
+// one place.
 func (o *ExportOptions) Validate() error {
 	format := o.outputFlags.format()
-	switch {
-	case o.To == "" && format == "":
-		return fmt.Errorf("nowhere to export to: give --to DIR, or -o yaml for stdout")
-	case o.To != "" && format != "":
-		return fmt.Errorf("--to %s cannot be combined with -o %s: give either", o.To, format)
-	case format != "" && format != "yaml" && format != "json":
-		return fmt.Errorf("invalid output format %q: export prints yaml or json", format)
+	switch o.Format {
+	case exportManifests:
+		switch {
+		case o.To == "" && format == "":
+			return fmt.Errorf("nowhere to export to: give --to DIR, or -o yaml for stdout")
+		case o.To != "" && format != "":
+			return fmt.Errorf("--to %s cannot be combined with -o %s: give either", o.To, format)
+		case format != "" && format != "yaml" && format != "json":
+			return fmt.Errorf("invalid output format %q: export prints yaml or json", format)
+		}
+	case exportTenants:
+		// The file is YAML by definition; -o yaml says nothing more.
+		if format != "" && format != "yaml" {
+			return fmt.Errorf("-o %s does not apply to --format tenants, which writes one YAML document: leave -o out", format)
+		}
+		if fi, err := os.Stat(o.To); o.To != "" && err == nil && fi.IsDir() {
+			return fmt.Errorf("--to %s is a directory: --format tenants writes one file, give its path (for example %s)", o.To, filepath.Join(o.To, "tenants.yaml"))
+		}
+	default:
+		return fmt.Errorf("invalid --format %q: must be %s or %s", o.Format, exportManifests, exportTenants)
 	}
 	return o.Selection.Validate()
 }
 
-// Run reads the tenants back and writes or prints their renders.
+// Run reads the tenants back and writes them in the format asked for.
 func (o *ExportOptions) Run(ctx context.Context) error {
 	// A directory export may not write to is refused before anything is read.
 	var owned []string
-	if o.To != "" {
+	if o.To != "" && o.Format == exportManifests {
 		var err error
 		if owned, err = readExportList(filepath.Join(o.To, kustomizationFile)); err != nil {
 			return err
@@ -124,17 +169,42 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.Format == exportTenants {
+		return o.writeFleet(tenants)
+	}
+	return o.writeManifests(ctx, c, tenants, owned)
+}
+
+// warnExport says on stderr what the export of t does not hold as it is
+// live, the same for both formats: hand edits (a hand-edited setting is
+// exported as live, any other hand edit is not) and what no flag of add
+// expresses. It fails when the settings do not render, as add would,
+// since neither format could then be applied.
+func warnExport(errOut io.Writer, t *tenant.Tenant) error {
+	for _, edit := range t.HandEdits {
+		if edit.Setting {
+			fmt.Fprintf(errOut, "warning: tenant %s: a hand-edited setting, exported as it is live: %s\n", t.Namespace, edit)
+		} else {
+			fmt.Fprintf(errOut, "warning: tenant %s: a hand edit, not exported (the file holds what add renders): %s\n", t.Namespace, edit)
+		}
+	}
+	for _, what := range t.Inexpressible {
+		fmt.Fprintf(errOut, "warning: tenant %s: not exported: %s\n", t.Namespace, what)
+	}
+	if t.Rendered == nil {
+		if _, err := t.Render(t.Settings); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeManifests writes or prints each tenant's render.
+func (o *ExportOptions) writeManifests(ctx context.Context, c *tenant.Clients, tenants []*tenant.Tenant, owned []string) error {
 	files := make(map[string][]byte, len(tenants))
 	for _, t := range tenants {
-		for _, edit := range t.HandEdits {
-			if edit.Setting {
-				fmt.Fprintf(o.ErrOut, "warning: tenant %s: a hand-edited setting, exported as it is live: %s\n", t.Namespace, edit)
-			} else {
-				fmt.Fprintf(o.ErrOut, "warning: tenant %s: a hand edit, not exported (the file holds what add renders): %s\n", t.Namespace, edit)
-			}
-		}
-		for _, what := range t.Inexpressible {
-			fmt.Fprintf(o.ErrOut, "warning: tenant %s: not exported: %s\n", t.Namespace, what)
+		if err := warnExport(o.ErrOut, t); err != nil {
+			return err
 		}
 		if c := t.Settings.Confinement; c != nil {
 			for _, secret := range c.Source.Secrets {
@@ -142,12 +212,6 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 			}
 		}
 		objs := t.Rendered
-		if objs == nil {
-			// Settings that do not render: say why, as add would.
-			if _, err := t.Render(t.Settings); err != nil {
-				return err
-			}
-		}
 		if o.To == "" {
 			if err := o.output.printAll(o.Out, objs); err != nil {
 				return err
@@ -168,6 +232,52 @@ func (o *ExportOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	return o.writeTree(ctx, c, files, owned)
+}
+
+// writeFleet writes the tenants' settings as one TenantFleet document, to
+// stdout or to the file of --to, after saying on stderr what it does not
+// hold: hand edits, what the file format cannot say, and the Secrets it
+// only names.
+func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
+	var options []render.TenantOptions
+	byName := map[string][]render.TenantOptions{}
+	for _, t := range tenants {
+		if err := warnExport(o.ErrOut, t); err != nil {
+			return err
+		}
+		options = append(options, t.Settings)
+		byName[t.Settings.Name] = append(byName[t.Settings.Name], t.Settings)
+	}
+	fleet := render.FleetOf(options)
+	for _, spec := range fleet.Tenants {
+		for _, gap := range render.ExportGaps(byName[spec.Name]) {
+			fmt.Fprintf(o.ErrOut, "warning: tenant %s: %s\n", spec.Name, gap)
+		}
+		if c := spec.Confinement; c != nil && c.Credentials != nil && c.Credentials.SecretRef != "" {
+			fmt.Fprintf(o.ErrOut, "warning: tenant %s: the file references Secret %s of its own source, which is not in the file: copy it to any other cluster you apply the file to, encrypted (for example with SOPS)\n", spec.Name, c.Credentials.SecretRef)
+		}
+	}
+	data, err := fleet.YAML()
+	if err != nil {
+		return err
+	}
+	if o.To == "" {
+		_, err := o.Out.Write(data)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.To), 0o755); err != nil {
+		return fmt.Errorf("--to %s: %w", o.To, err)
+	}
+	changed, err := writeIfChanged(o.To, data)
+	if err != nil {
+		return fmt.Errorf("--to %s: %w", o.To, err)
+	}
+	state := "written"
+	if !changed {
+		state = "unchanged"
+	}
+	fmt.Fprintf(o.Out, "%d tenants (%d namespaces) exported to %s: %s\n", len(fleet.Tenants), len(options), o.To, state)
+	return nil
 }
 
 // writeTree writes the tenants' files and kustomization.yaml into o.To,

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
+	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 // TestExportTree: a re-run writes only the files whose bytes change,
@@ -83,5 +86,140 @@ func TestExportTree(t *testing.T) {
 	}
 	if _, err := readExportList(filepath.Join(other, kustomizationFile)); err == nil || !strings.Contains(err.Error(), "was not written by kubectl tenant export") {
 		t.Errorf("a foreign kustomization.yaml: err = %v", err)
+	}
+}
+
+// exportFleetTenants are tenants as the reader gives them: a team of two
+// namespaces whose prod has a hand-edited variable, and a confined tenant
+// whose own source reads a Secret.
+func exportFleetTenants() []*tenant.Tenant {
+	team := func(ns string, vars map[string]string) render.TenantOptions {
+		o := render.DefaultTenantOptions()
+		o.Namespace, o.Name, o.Vars = ns, "payments", vars
+		o.Owners = []render.Owner{{Kind: "Group", Name: "payments", Role: "admin"}}
+		return o
+	}
+	prod := &tenant.Tenant{Namespace: "payments-prod", Name: "payments", Settings: team("payments-prod", map[string]string{"TEAM": "payments", "TIER": "gold"}),
+		HandEdits: []tenant.HandEdit{{Object: "ConfigMap tenant-vars", Field: "data.TIER", Manager: "kubectl-edit", Setting: true}}}
+	dev := &tenant.Tenant{Namespace: "payments-dev", Name: "payments", Settings: team("payments-dev", map[string]string{"TEAM": "payments"})}
+	confined := render.DefaultTenantOptions()
+	confined.Namespace, confined.Name, confined.ClusterRole = "search", "search", render.ConfinedClusterRole
+	spec := render.GitSourceSpec("https://git.example.com/search.git", "release", render.DefaultTenantSourceInterval, render.DefaultIgnorePaths())
+	spec["secretRef"] = map[string]any{"name": "default-auth"}
+	confined.Confinement = &render.Confinement{
+		Source: render.TenantSource{Kind: "GitRepository", Name: "default", Spec: spec,
+			Secrets: []render.SourceSecret{{Name: "default-auth", Data: map[string][]byte{"password": []byte("hunter2")}}}},
+		Quota: map[string]string{"pods": "20"}, NetworkPolicy: render.NetworkPolicyIsolate,
+	}
+	search := &tenant.Tenant{Namespace: "search", Name: "search", Settings: confined}
+	return []*tenant.Tenant{dev, prod, search}
+}
+
+// TestExportFleet: --format tenants writes a file that apply's reading
+// (Settings.Tenants, then ResolveCredentials) turns back into tenants that
+// render as the live ones, a hand edit is warned, and the Secret is named,
+// never printed.
+func TestExportFleet(t *testing.T) {
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	o := &ExportOptions{IOStreams: streams, Selection: tenant.NewSelection(false), Format: exportTenants}
+	live := exportFleetTenants()
+	if err := o.writeFleet(live); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render.ParseFleet("stdout", out.Bytes()); err != nil {
+		t.Fatalf("the export does not parse: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"warning: tenant payments-prod: a hand-edited setting, exported as it is live: ConfigMap tenant-vars: data.TIER was set by kubectl-edit\n",
+		"warning: tenant search: the file references Secret default-auth of its own source, which is not in the file",
+	} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(out.String()+errOut.String(), "hunter2") {
+		t.Errorf("the Secret's data was printed:\n%s\n%s", out, errOut)
+	}
+
+	// Read back as apply reads a file: its tenants over the flags' defaults.
+	path := filepath.Join(t.TempDir(), "tenants.yaml")
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := tenant.NewSettings()
+	s.Filename = path
+	base, err := s.Options(render.DefaultTenantOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Tenants(base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResolveCredentials(context.Background(), nil, back, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(live) {
+		t.Fatalf("%d namespaces read back, want %d", len(back), len(live))
+	}
+	for i, lt := range live {
+		want := lt.Settings
+		if want.Confinement != nil {
+			// The Secret stays on the cluster: the file names it only.
+			c := *want.Confinement
+			c.Source.Secrets = nil
+			want.Confinement = &c
+		}
+		if g, w := renderTenantYAML(t, back[i]), renderTenantYAML(t, want); g != w {
+			t.Errorf("%s renders differently after the round trip:\n%s", lt.Namespace, diff.Diff(w, g))
+		}
+	}
+}
+
+func renderTenantYAML(t *testing.T, o render.TenantOptions) string {
+	t.Helper()
+	rendered, err := render.RenderTenant(o)
+	if err != nil {
+		t.Fatalf("%s: %v", o.Namespace, err)
+	}
+	objs, err := rendered.Unstructured()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := render.EncodeYAML(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestExportFleetFile: --to names a file, written only when its bytes
+// change; a directory, -o json and an unknown format are refused.
+func TestExportFleetFile(t *testing.T) {
+	dir := t.TempDir()
+	streams, _, out, _ := genericiooptions.NewTestIOStreams()
+	path := filepath.Join(dir, "clusters", "tenants.yaml")
+	o := &ExportOptions{IOStreams: streams, Selection: tenant.NewSelection(false), Format: exportTenants, To: path}
+	for _, want := range []string{"written", "unchanged"} {
+		out.Reset()
+		if err := o.writeFleet(exportFleetTenants()); err != nil {
+			t.Fatal(err)
+		}
+		if got := "2 tenants (3 namespaces) exported to " + path + ": " + want + "\n"; out.String() != got {
+			t.Errorf("got %q, want %q", out.String(), got)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--all", "--format", "tenants", "--to", dir}, "--to " + dir + " is a directory: --format tenants writes one file, give its path (for example " + filepath.Join(dir, "tenants.yaml") + ")"},
+		{[]string{"--all", "--format", "tenants", "-o", "json"}, "-o json does not apply to --format tenants, which writes one YAML document: leave -o out"},
+		{[]string{"--all", "--format", "csv"}, `invalid --format "csv": must be manifests or tenants`},
+	} {
+		_, _, err := runTenant(t, append([]string{"export"}, tc.args...)...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("export %s: err = %v, want %s", strings.Join(tc.args, " "), err, tc.want)
+		}
 	}
 }
