@@ -28,9 +28,10 @@ const exportExample = `  # Write every tenant to git, for a Flux Kustomization t
   # The tenants of one team, to stdout
   kubectl tenant export -l team=payments -o yaml
 
-  # The whole fleet as one TenantFleet file, to keep in git and apply elsewhere
+  # The whole fleet as one TenantFleet file, to keep in git and re-create
+  # on another cluster (with that cluster's kubeconfig)
   kubectl tenant export --all --format tenants --to tenants.yaml
-  kubectl tenant apply -f tenants.yaml --context other-cluster`
+  kubectl tenant apply -f tenants.yaml`
 
 // exportHeader opens the kustomization.yaml that export writes. It marks
 // the file as export's, and so the tenant files it lists: a re-run may
