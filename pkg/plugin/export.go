@@ -262,6 +262,11 @@ func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
 	if err != nil {
 		return err
 	}
+	// A file apply would refuse is worse than none: it is found out only
+	// when it is needed, perhaps on another cluster.
+	if err := readsBack(data); err != nil {
+		return fmt.Errorf("the export would not be read back by apply -f, so it is not written: %w", err)
+	}
 	if o.To == "" {
 		_, err := o.Out.Write(data)
 		return err
@@ -279,6 +284,17 @@ func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
 	}
 	fmt.Fprintf(o.Out, "%d tenants (%d namespaces) exported to %s: %s\n", len(fleet.Tenants), len(options), o.To, state)
 	return nil
+}
+
+// readsBack checks that a fleet file parses and expands as apply -f
+// reads it.
+func readsBack(data []byte) error {
+	fleet, err := render.ParseFleet("export", data)
+	if err != nil {
+		return err
+	}
+	_, err = fleet.TenantOptions(render.DefaultTenantOptions())
+	return err
 }
 
 // writeTree writes the tenants' files and kustomization.yaml into o.To,

@@ -223,3 +223,26 @@ func TestExportFleetFile(t *testing.T) {
 		}
 	}
 }
+
+// TestExportFleetCommand runs export --format tenants against
+// fakeCheckServer: the tenants it reads become one file that parses, and
+// what the file cannot hold of them (their namespaces differ in settings
+// a fleet file gives per tenant) is warned on stderr.
+func TestExportFleetCommand(t *testing.T) {
+	kubeconfig, _ := fakeCheckServer(t)
+	out, errOut, err := runTenant(t, "export", "--all", "--format", "tenants", "-o", "yaml", "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, errOut)
+	}
+	fleet, err := render.ParseFleet("stdout", []byte(out))
+	if err != nil {
+		t.Fatalf("the export does not parse: %v\n%s", err, out)
+	}
+	if len(fleet.Tenants) != 1 || fleet.Tenants[0].Name != "t" || len(fleet.Tenants[0].Namespaces) != 2 {
+		t.Errorf("want tenant t with foo and bar:\n%s", out)
+	}
+	want := "warning: tenant t: namespace bar: setting clusterRole differs from namespace foo's, and a fleet file gives a tenant one value: foo's is written\n"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, errOut)
+	}
+}

@@ -304,7 +304,7 @@ func ExportGaps(namespaces []TenantOptions) []string {
 		for i := range tv.NumField() {
 			if !reflect.DeepEqual(tv.Field(i).Interface(), ov.Field(i).Interface()) {
 				name, _, _ := strings.Cut(tv.Type().Field(i).Tag.Get("json"), ",")
-				gaps = append(gaps, fmt.Sprintf("namespace %s: its %s differs from namespace %s's, and a fleet file gives a tenant one: %s's is written", ns.Namespace, name, namespaces[0].Namespace, namespaces[0].Namespace))
+				gaps = append(gaps, fmt.Sprintf("namespace %s: setting %s differs from namespace %s's, and a fleet file gives a tenant one value: %s's is written", ns.Namespace, name, namespaces[0].Namespace, namespaces[0].Namespace))
 			}
 		}
 		if ref, err := ParseSourceRef(ns.Source.String()); ns.Confinement == nil && (err != nil || ref != ns.Source) {
@@ -312,19 +312,24 @@ func ExportGaps(namespaces []TenantOptions) []string {
 		}
 		if c := ns.Confinement; c != nil && c.Source.Spec != nil {
 			if _, _, _, ok := ownGitSource(c.Source); !ok {
-				gaps = append(gaps, fmt.Sprintf("namespace %s: its own source is not one gitURL, branch and sourceInterval describe: the file says to copy the shared source %s (with --source-interval%s)", ns.Namespace, c.Source.Name, copyHint(c.Source)))
+				gaps = append(gaps, fmt.Sprintf("namespace %s: its own source is not one that gitURL, branch and sourceInterval describe, so the file says to copy the shared source %s: apply copies it%s", ns.Namespace, c.Source.Name, copyHint(c.Source)))
 			}
 		}
 	}
 	return gaps
 }
 
-// copyHint is what apply needs to copy a source that reads Secrets.
+// copyHint is what apply needs to copy the source as it is: its
+// interval, and its Secrets.
 func copyHint(s TenantSource) string {
-	if SourceSecretName(s) != "" {
-		return " and --copy-source-secret"
+	hint := ""
+	if interval, _ := s.Spec["interval"].(string); interval != "" {
+		hint = " with --source-interval " + interval
 	}
-	return ""
+	if SourceSecretName(s) != "" {
+		hint += " and --copy-source-secret"
+	}
+	return hint
 }
 
 // perTenantFields is spec without what the file gives per namespace.

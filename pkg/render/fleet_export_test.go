@@ -105,7 +105,13 @@ func TestFleetExportRoundTrip(t *testing.T) {
 					t.Errorf("namespace %s renders differently after the round trip:\n%s\nfile:\n%s", want.Namespace, diff.Diff(string(w), string(g)), data)
 				}
 			}
-			if gaps := ExportGaps(tenants); name != "copied source" && len(gaps) > 0 {
+			gaps := ExportGaps(tenants)
+			if name == "copied source" {
+				want := []string{"namespace copied: its own source is not one that gitURL, branch and sourceInterval describe, so the file says to copy the shared source templates: apply copies it with --source-interval 10m"}
+				if strings.Join(gaps, "\n") != strings.Join(want, "\n") {
+					t.Errorf("gaps:\n got %q\nwant %q", gaps, want)
+				}
+			} else if len(gaps) > 0 {
 				t.Errorf("gaps: %q", gaps)
 			}
 		})
@@ -176,7 +182,7 @@ func TestFleetExportGaps(t *testing.T) {
 	a.Namespace, b.Namespace, a.Name, b.Name = "a", "b", "t", "t"
 	b.Interval = time.Hour
 	gaps := ExportGaps([]TenantOptions{a, b})
-	want := []string{"namespace b: its interval differs from namespace a's, and a fleet file gives a tenant one: a's is written"}
+	want := []string{"namespace b: setting interval differs from namespace a's, and a fleet file gives a tenant one value: a's is written"}
 	if strings.Join(gaps, "\n") != strings.Join(want, "\n") {
 		t.Errorf("gaps:\n got %q\nwant %q", gaps, want)
 	}
