@@ -171,7 +171,7 @@ func TestExportFleet(t *testing.T) {
 			want.Confinement = &c
 		}
 		if g, w := renderTenantYAML(t, back[i]), renderTenantYAML(t, want); g != w {
-			t.Errorf("%s renders differently after the round trip:\n%s", lt.Namespace, diff.Diff(w, g))
+			t.Errorf("%s renders differently after the round trip:\n%s", lt.Namespace, diff.Diff(strings.Split(w, "\n"), strings.Split(g, "\n")))
 		}
 	}
 }

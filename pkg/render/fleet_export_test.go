@@ -102,7 +102,7 @@ func TestFleetExportRoundTrip(t *testing.T) {
 			}
 			for i, want := range tenants {
 				if g, w := renderYAML(t, got[i]), renderYAML(t, want); !bytes.Equal(g, w) {
-					t.Errorf("namespace %s renders differently after the round trip:\n%s\nfile:\n%s", want.Namespace, diff.Diff(string(w), string(g)), data)
+					t.Errorf("namespace %s renders differently after the round trip:\n%s\nfile:\n%s", want.Namespace, diff.Diff(strings.Split(string(w), "\n"), strings.Split(string(g), "\n")), data)
 				}
 			}
 			gaps := ExportGaps(tenants)
@@ -171,7 +171,7 @@ func TestFleetExportSecret(t *testing.T) {
 	// the cluster, or copied there by hand.
 	o.Confinement.Source.Secrets = nil
 	if g, w := renderYAML(t, got[0]), renderYAML(t, o); !bytes.Equal(g, w) {
-		t.Errorf("the source renders differently:\n%s", diff.Diff(string(w), string(g)))
+		t.Errorf("the source renders differently:\n%s", diff.Diff(strings.Split(string(w), "\n"), strings.Split(string(g), "\n")))
 	}
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/diff"
 )
 
 var serviceAccountGVR = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
@@ -50,6 +52,7 @@ func TestGitOpsRoundTrip(t *testing.T) {
 		{"a fleet added imperatively diffs clean", g.addFleet},
 		{"diff catches each kind of drift, and add's flags that differ from what is live", diffCatchesDrift},
 		{"export writes each tenant as add rendered it, byte for byte", g.export},
+		{"export --format tenants reads back, through add -f, as add rendered each tenant", g.exportTenants},
 		{"export rewrites only what changed and removes only its own files of gone tenants", exportRerun},
 		{"Flux reconciles the exported tree and diff --all finds nothing", g.reconcile},
 		{"a hand-edited variable and RoleBinding are exactly what diff reports", g.handEdits},
@@ -199,6 +202,29 @@ func (g *gitOps) export(e stepEnv) {
 	out := e.mustRun("export", "fleet-a", "-o", "yaml")
 	if out != g.rendered["fleet-a"] {
 		t.Errorf("export -o yaml differs from add's render:\n%s", out)
+	}
+}
+
+// exportTenants is the step "export --format tenants reads back, through
+// add -f, as add rendered each tenant": the live settings, read back from
+// the cluster, written as a fleet file and rendered from it, are the
+// objects the original flags gave, byte for byte.
+func (g *gitOps) exportTenants(e stepEnv) {
+	t := e.t
+	file := filepath.Join(t.TempDir(), "tenants.yaml")
+	namespaces := slices.Sorted(maps.Keys(g.rendered))
+	e.mustRun(append([]string{"export", "--format", "tenants", "--to", file}, namespaces...)...)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustRun("add", "-f", file, "--dry-run=client", "-o", "yaml")
+	var want []string
+	for _, ns := range namespaces {
+		want = append(want, g.rendered[ns])
+	}
+	if got := strings.Join(want, "---\n"); out != got {
+		t.Errorf("add -f of the exported file differs from add's renders:\n%s\nfile:\n%s", diff.Diff(strings.Split(got, "\n"), strings.Split(out, "\n")), data)
 	}
 }
 
