@@ -154,11 +154,7 @@ func StaleObjects(ctx context.Context, c *Clients, existing map[string]metav1.Ob
 func Prune(ctx context.Context, a *Applier, objs []*unstructured.Unstructured, live []ManagedObject) ([]string, error) {
 	var pruned []string
 	for _, m := range live {
-		kept := slices.ContainsFunc(objs, func(obj *unstructured.Unstructured) bool {
-			plural, _ := meta.UnsafeGuessKindToResource(obj.GroupVersionKind())
-			return plural.Resource == m.resource.Resource && obj.GetName() == m.name
-		})
-		if kept {
+		if keptByRender(objs, m) {
 			continue
 		}
 		uid := types.UID(m.uid)
@@ -173,6 +169,25 @@ func Prune(ctx context.Context, a *Applier, objs []*unstructured.Unstructured, l
 		pruned = append(pruned, m.resource.GroupResource().String()+"/"+m.name)
 	}
 	return pruned, nil
+}
+
+// keptByRender reports whether the render still holds m, or still needs
+// it: a Secret that a rendered source reads is kept though not rendered,
+// since the tenant now names it (--secret-ref, or a fleet file's
+// secretRef, as export --format tenants writes it) rather than has it
+// made from credential flags, and deleting it would break the source.
+func keptByRender(objs []*unstructured.Unstructured, m ManagedObject) bool {
+	return slices.ContainsFunc(objs, func(obj *unstructured.Unstructured) bool {
+		plural, _ := meta.UnsafeGuessKindToResource(obj.GroupVersionKind())
+		if plural.Resource == m.resource.Resource && obj.GetName() == m.name {
+			return true
+		}
+		if m.resource != SecretGVR || !slices.Contains(render.TenantSourceKinds(), obj.GetKind()) {
+			return false
+		}
+		spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+		return slices.Contains(SecretNames(spec), m.name)
+	})
 }
 
 // sourceReadyPollInterval is how often a conversion looks at the tenant's

@@ -53,6 +53,7 @@ func TestGitOpsRoundTrip(t *testing.T) {
 		{"diff catches each kind of drift, and add's flags that differ from what is live", diffCatchesDrift},
 		{"export writes each tenant as add rendered it, byte for byte", g.export},
 		{"export --format tenants reads back, through add -f, as add rendered each tenant", g.exportTenants},
+		{"a credentials Secret that the exported file references survives add -f of the file", exportedSecretRef},
 		{"export rewrites only what changed and removes only its own files of gone tenants", exportRerun},
 		{"Flux reconciles the exported tree and diff --all finds nothing", g.reconcile},
 		{"a hand-edited variable and RoleBinding are exactly what diff reports", g.handEdits},
@@ -226,6 +227,45 @@ func (g *gitOps) exportTenants(e stepEnv) {
 	if got := strings.Join(want, "---\n"); out != got {
 		t.Errorf("add -f of the exported file differs from add's renders:\n%s\nfile:\n%s", diff.Diff(strings.Split(got, "\n"), strings.Split(out, "\n")), data)
 	}
+}
+
+// exportedSecretRef is the step "a credentials Secret that the exported
+// file references survives add -f of the file": the file names the Secret
+// add made from --username and --password-file (never its data), and
+// re-adding the file on the same cluster keeps the Secret that its source
+// now reads by reference, instead of pruning it as no longer rendered.
+func exportedSecretRef(e stepEnv) {
+	t := e.t
+	password := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(password, []byte("s3cret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("add", "creds", "creds", "--confine", "--git-url", e.cluster.GitURL(), "--username", "flux", "--password-file", password, "--allow-insecure-http")
+	file := filepath.Join(t.TempDir(), "tenants.yaml")
+	r := e.run("export", "creds", "--format", "tenants", "--to", file)
+	data, err := os.ReadFile(file)
+	if r.exitCode != 0 || err != nil {
+		t.Fatalf("export: exit %d, %v\n%s", r.exitCode, err, r.stderr)
+	}
+	if !strings.Contains(string(data), "secretRef: default-auth") || strings.Contains(string(data)+r.stdout+r.stderr, "s3cret-value") {
+		t.Fatalf("the file must reference Secret default-auth and hold no secret:\n%s\nstderr:\n%s", data, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning: tenant creds: the file references Secret default-auth of its own source, which is not in the file") {
+		t.Errorf("export does not warn that the Secret is not in the file:\n%s", r.stderr)
+	}
+	e.mustRun("add", "-f", file)
+	if _, err := e.client.Resource(secretGVR).Namespace("creds").Get(context.Background(), "default-auth", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Secret the file references is gone after add -f: %v", err)
+	}
+	ref, _, _ := unstructured.NestedString(e.mustGet(gitRepositoryGVR, "creds", "default").Object, "spec", "secretRef", "name")
+	if ref != "default-auth" {
+		t.Errorf("the source reads Secret %q, want default-auth", ref)
+	}
+	// Not yet the same tenant: the Secret, named rather than rendered, is
+	// no longer in the tenant-policy's protected list, and diff shows that
+	// line. The tenant is not part of the fleet the later steps reconcile
+	// and diff.
+	e.mustRun("delete", "creds")
 }
 
 // exportRerun is the step "export rewrites only what changed and removes
