@@ -88,8 +88,10 @@ of tenants that are gone (only files it wrote).
 
 --format tenants writes the settings as one TenantFleet document, one entry a
 tenant with its namespaces, to stdout or to the file --to names: the file that
-"kubectl tenant apply -f" reads, so a fleet can be kept in git and re-created on
-another cluster. Values equal to their defaults are left out. The credentials
+"kubectl tenant apply -f" (and "add -f") reads, so a fleet can be kept in git
+and re-created on another cluster. A setting the file cannot hold as it is
+live (namespaces of one tenant that differ in role or interval, say) is named
+on stderr. Values equal to their defaults are left out. The credentials
 of a confined tenant's own source are written as a reference to their Secret
 (secretRef), never its data: the Secret must be copied to another cluster
 separately.
