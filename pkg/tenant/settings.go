@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"strings"
 	"time"
 
@@ -294,24 +293,14 @@ func (s *Settings) Tenants(base render.TenantOptions, namespaces []string, stdin
 	return s.perNamespace(tenants)
 }
 
-// fileTenants reads the tenants of -f.
-func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]render.TenantOptions, error) {
-	var data []byte
-	var err error
-	if s.Filename == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(s.Filename)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading -f %s: %w", s.Filename, err)
-	}
+// tenantsIn reads the tenants of one file of -f, named name in messages.
+func (s *Settings) tenantsIn(base render.TenantOptions, name string, data []byte) ([]render.TenantOptions, error) {
 	if render.IsFleetDocument(data) {
-		return s.fleetTenants(base, data)
+		return s.fleetTenants(base, name, data)
 	}
 	entries, err := render.ParseTenantList(data)
 	if err != nil {
-		return nil, fmt.Errorf("-f %s: %w", s.Filename, err)
+		return nil, fmt.Errorf("-f %s: %w", name, err)
 	}
 	var tenants []render.TenantOptions
 	for _, e := range entries {
@@ -319,13 +308,13 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 		team.Name = e.Name
 		if len(e.Owners) > 0 {
 			if team.Owners, err = parseOwners(e.Owners); err != nil {
-				return nil, fmt.Errorf("-f %s: tenant %s: %w", s.Filename, e.Name, err)
+				return nil, fmt.Errorf("-f %s: tenant %s: %w", name, e.Name, err)
 			}
 		}
 		if e.AllowedSources != nil {
 			team.AllowedSources = e.AllowedSources
 		}
-		src, err := s.entrySource(team, e)
+		src, err := s.entrySource(team, e, name)
 		if err != nil {
 			return nil, err
 		}
@@ -349,8 +338,8 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 // fleetTenants reads a TenantFleet document: its tenants over its
 // defaults over the flags, one TenantOptions a namespace, and each
 // confined namespace's own source with its credential references.
-func (s *Settings) fleetTenants(base render.TenantOptions, data []byte) ([]render.TenantOptions, error) {
-	fleet, err := render.ParseFleet(s.Filename, data)
+func (s *Settings) fleetTenants(base render.TenantOptions, name string, data []byte) ([]render.TenantOptions, error) {
+	fleet, err := render.ParseFleet(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +357,7 @@ func (s *Settings) fleetTenants(base render.TenantOptions, data []byte) ([]rende
 		if ref, ok := refs[t.Namespace]; ok {
 			src.Credentials.CredentialRefs = ref
 			if err := src.Credentials.Validate(); err != nil {
-				return nil, fmt.Errorf("%s: tenant %s (namespace %s): credentials: %w", s.Filename, t.Name, t.Namespace, err)
+				return nil, fmt.Errorf("%s: tenant %s (namespace %s): credentials: %w", name, t.Name, t.Namespace, err)
 			}
 		}
 		if s.fileSources == nil {
@@ -382,29 +371,29 @@ func (s *Settings) fleetTenants(base render.TenantOptions, data []byte) ([]rende
 // entrySource reads an entry's own source: its gitURL and the credentials
 // for it, which are references (files, environment variables, a Secret
 // name) and never values: a field that would hold a secret is unknown.
-func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry) (*ownSource, error) {
+func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry, file string) (*ownSource, error) {
 	if e.GitURL == "" {
 		if len(e.Credentials) > 0 {
-			return nil, fmt.Errorf("-f %s: tenant %s: credentials are for its own source: give gitURL too", s.Filename, e.Name)
+			return nil, fmt.Errorf("-f %s: tenant %s: credentials are for its own source: give gitURL too", file, e.Name)
 		}
 		return nil, nil
 	}
 	if team.Confinement == nil {
-		return nil, fmt.Errorf("-f %s: tenant %s: gitURL is a confined tenant's own source: add --confine", s.Filename, e.Name)
+		return nil, fmt.Errorf("-f %s: tenant %s: gitURL is a confined tenant's own source: add --confine", file, e.Name)
 	}
 	src := &ownSource{GitURL: e.GitURL}
 	if len(e.Credentials) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(e.Credentials))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&src.Credentials); err != nil {
-			return nil, fmt.Errorf("-f %s: tenant %s: credentials: %v (credentials name a file, an environment variable or a Secret: privateKeyFile, knownHostsFile, username, passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, caFile, secretRef, ...; never the secret itself)", s.Filename, e.Name, err)
+			return nil, fmt.Errorf("-f %s: tenant %s: credentials: %v (credentials name a file, an environment variable or a Secret: privateKeyFile, knownHostsFile, username, passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, caFile, secretRef, ...; never the secret itself)", file, e.Name, err)
 		}
 	}
 	if err := render.ValidateGitURL(e.GitURL, src.Credentials.AllowInsecureHTTP); err != nil {
-		return nil, fmt.Errorf("-f %s: tenant %s: gitURL: %w", s.Filename, e.Name, err)
+		return nil, fmt.Errorf("-f %s: tenant %s: gitURL: %w", file, e.Name, err)
 	}
 	if err := src.Credentials.Validate(); err != nil {
-		return nil, fmt.Errorf("-f %s: tenant %s: %w", s.Filename, e.Name, err)
+		return nil, fmt.Errorf("-f %s: tenant %s: %w", file, e.Name, err)
 	}
 	if s.fileSources == nil {
 		s.fileSources = map[string]ownSource{}
