@@ -229,40 +229,17 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		o.printDeployKeys(keys)
 		return o.printRendered()
 	}
-	qps, burst := o.clientRate()
-	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
-	if err != nil {
-		return err
-	}
-	if err := tenant.RequireFlux(c); err != nil {
-		return err
-	}
-	// Every tenant shares the one confinement, so the shared source is
-	// read once.
-	if err := o.Settings.ResolveSource(ctx, c, o.Tenant.Source, o.Tenant.Confinement); err != nil {
-		return err
-	}
-	keys, err := o.Settings.ResolveCredentials(ctx, c, o.tenants, o.In)
+	c, keys, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.printDeployKeys(keys)
-	objects, err := renderAll(o.tenants)
-	if err != nil {
-		return err
-	}
 	removed, err := tenant.Removable(ctx, c, o.Tenant.LabelKey, o.Tenant.Name, o.RemoveNamespaces)
 	if err != nil {
 		return err
 	}
-	if len(o.tenants) > 0 {
-		adder, existing, err := o.preflight(ctx, c, objects)
-		if err != nil {
-			return err
-		}
-		if err := o.applyAll(ctx, c, adder, existing, objects); err != nil {
-			return err
-		}
+	if err := o.applyTenants(ctx, c); err != nil {
+		return err
 	}
 	if err := o.removeNamespaces(ctx, c, removed); err != nil {
 		return err
@@ -272,6 +249,41 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		return o.waitReady(ctx, c)
 	}
 	return nil
+}
+
+// connect makes the clients and reads what the tenants copy from the
+// cluster: shared sources, and the credentials kept in their Secrets.
+func (o *AddOptions) connect(ctx context.Context) (*tenant.Clients, tenant.TenantCredentials, error) {
+	qps, burst := o.clientRate()
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
+	if err != nil {
+		return nil, tenant.TenantCredentials{}, err
+	}
+	if err := tenant.RequireFlux(c); err != nil {
+		return nil, tenant.TenantCredentials{}, err
+	}
+	if err := o.Settings.ResolveSources(ctx, c, o.tenants); err != nil {
+		return nil, tenant.TenantCredentials{}, err
+	}
+	keys, err := o.Settings.ResolveCredentials(ctx, c, o.tenants, o.In)
+	return c, keys, err
+}
+
+// applyTenants renders the tenants, refuses what must not be written
+// before the first write, and applies them.
+func (o *AddOptions) applyTenants(ctx context.Context, c *tenant.Clients) error {
+	if len(o.tenants) == 0 {
+		return nil
+	}
+	objects, err := renderAll(o.tenants)
+	if err != nil {
+		return err
+	}
+	adder, existing, err := o.preflight(ctx, c, objects)
+	if err != nil {
+		return err
+	}
+	return o.applyAll(ctx, c, adder, existing, objects)
 }
 
 // printRendered prints every tenant's objects, for --dry-run=client.

@@ -58,6 +58,7 @@ Kustomization that deploys a shared per-tenant template into the namespace.`,
 
 	cmd.AddCommand(
 		NewCmdAdd(configFlags, streams),
+		NewCmdApply(configFlags, streams),
 		NewCmdList(configFlags, streams),
 		NewCmdCheck(configFlags, streams),
 		NewCmdDescribe(configFlags, streams),

@@ -103,16 +103,16 @@ func Removable(ctx context.Context, c *Clients, labelKey, name string, namespace
 	return out, nil
 }
 
-// RemoveNamespace deletes a tenant namespace Removable returned, unless it
+// RemoveNamespace deletes a tenant namespace Removable or a plan returned, unless it
 // was deleted and made again since (its UID is the precondition).
-func RemoveNamespace(ctx context.Context, c *Clients, ns *metav1.PartialObjectMetadata, dryRun DryRunStrategy) error {
-	uid := ns.UID
+func RemoveNamespace(ctx context.Context, c *Clients, ns metav1.Object, dryRun DryRunStrategy) error {
+	uid := ns.GetUID()
 	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 	if dryRun == DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	if err := c.Metadata.Resource(NamespaceGVR).Delete(ctx, ns.Name, opts); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting namespace %q: %w", ns.Name, err)
+	if err := c.Metadata.Resource(NamespaceGVR).Delete(ctx, ns.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting namespace %q: %w", ns.GetName(), err)
 	}
 	return nil
 }
