@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,8 @@ type DiffOptions struct {
 	// tenant of -f.
 	base    render.TenantOptions
 	tenants []render.TenantOptions
+	// listed are the namespaces of -f.
+	listed map[string]bool
 }
 
 // NewCmdDiff builds `kubectl tenant diff`.
@@ -151,6 +154,12 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	group, groupCtx := errgroup.WithContext(ctx)
 	group.SetLimit(o.Concurrency)
 	for _, t := range tenants {
+		if o.unlistedNamespace(t.Namespace) {
+			mu.Lock()
+			diffs = append(diffs, tenant.Removed(t)...)
+			mu.Unlock()
+			continue
+		}
 		desired, err := o.desired(t)
 		if err != nil {
 			return err
@@ -203,7 +212,11 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 			namespaces = append(namespaces, ns)
 		}
 	}
-	tenants, err := reader.Read(ctx, namespaces)
+	unlisted, err := o.unlisted(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := reader.Read(ctx, append(namespaces, unlisted...))
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +224,35 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 		tenants = append(tenants, &tenant.Tenant{Namespace: ns})
 	}
 	return tenants, nil
+}
+
+// unlisted are the tenant namespaces that apply -f --prune would delete,
+// named on stderr: the file no longer lists them.
+func (o *DiffOptions) unlisted(ctx context.Context, c *tenant.Clients) ([]*unstructured.Unstructured, error) {
+	all := tenant.NewSelection(true)
+	all.LabelKey = o.Selection.LabelKey
+	if err := all.Validate(); err != nil {
+		return nil, err
+	}
+	live, err := tenant.SelectLive(ctx, c, all, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	o.listed = map[string]bool{}
+	for _, t := range o.tenants {
+		o.listed[t.Namespace] = true
+	}
+	unlisted := tenant.Unlisted(live, o.Selection.LabelKey, o.listed)
+	for _, ns := range unlisted {
+		fmt.Fprintf(o.ErrOut, "tenant %s: namespace %s is not in %s: apply -f %s --prune would delete it\n", ns.GetLabels()[o.Selection.LabelKey], ns.GetName(), o.Settings.Filename, o.Settings.Filename)
+	}
+	return unlisted, nil
+}
+
+// unlistedNamespace reports whether ns is a tenant namespace that -f no
+// longer lists.
+func (o *DiffOptions) unlistedNamespace(ns string) bool {
+	return o.Settings.Filename != "" && !o.listed[ns]
 }
 
 // desired is what the tenant is held to: add's render of the flags or of

@@ -168,3 +168,27 @@ func diffFileName(obj *unstructured.Unstructured) string {
 	}
 	return strings.Join(append(parts, obj.GetName()), ".")
 }
+
+// Removed is a tenant that apply --prune would delete, as diff shows it:
+// each of its objects with the fields its declarers wrote, on the live
+// side only.
+func Removed(t *Tenant) []ObjectDiff {
+	var out []ObjectDiff
+	for _, got := range t.Objects.All() {
+		var paths []FieldPath
+		for _, o := range t.OwnersOf(got) {
+			if !isDeclarer(o) {
+				continue
+			}
+			for _, p := range o.Leaves() {
+				if !IsFluxBookkeeping(p) && !containsPath(paths, p) {
+					paths = append(paths, p)
+				}
+			}
+		}
+		d := ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, paths)}
+		hideSecretValues(&d)
+		out = append(out, d)
+	}
+	return out
+}
