@@ -257,7 +257,7 @@ func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
 			fmt.Fprintf(o.ErrOut, "warning: tenant %s: %s\n", spec.Name, gap)
 		}
 		if c := spec.Confinement; c != nil && c.Credentials != nil && c.Credentials.SecretRef != "" {
-			fmt.Fprintf(o.ErrOut, "warning: tenant %s: the file references Secret %s of its own source, which is not in the file: copy it to any other cluster you apply the file to, encrypted (for example with SOPS)%s\n", spec.Name, c.Credentials.SecretRef, madeByAdd(byName[spec.Name][0]))
+			fmt.Fprintf(o.ErrOut, "warning: tenant %s: the file references Secret %s of its own source, which is not in the file: copy it to any other cluster you apply the file to, encrypted (for example with SOPS)\n", spec.Name, c.Credentials.SecretRef)
 		}
 	}
 	data, err := fleet.YAML()
@@ -286,16 +286,6 @@ func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
 	}
 	fmt.Fprintf(o.Out, "%d tenants (%d namespaces) exported to %s: %s\n", len(fleet.Tenants), len(options), o.To, state)
 	return nil
-}
-
-// madeByAdd says what applying the file does to a Secret that add made
-// from credential flags: the file names it, so it is kept but no longer
-// rendered, and the tenant-policy stops listing it as protected.
-func madeByAdd(o render.TenantOptions) string {
-	if o.Confinement == nil || len(o.Confinement.Source.Secrets) == 0 {
-		return ""
-	}
-	return "; add made it from credential flags, and applying the file here keeps it but as a Secret the tenant names, which the tenant-policy no longer lists as protected"
 }
 
 // readsBack checks that a fleet file parses and expands as apply -f

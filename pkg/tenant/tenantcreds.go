@@ -8,6 +8,9 @@ import (
 	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
@@ -75,6 +78,9 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 		}
 		out.Insecure = out.Insecure || r.Insecure
 		t.Confinement = withCredentials(t.Confinement, secretName, src.Credentials.SecretRef, r.Credentials)
+		if err := keepPluginSecret(ctx, c, t); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
@@ -106,6 +112,31 @@ func resolveOne(ctx context.Context, c *Clients, namespace, secretName string, s
 		stored[render.SecretKnownHostsKey] = knownHosts
 	}
 	return src.Credentials.Resolve(ctx, src.GitURL, stdin, stored)
+}
+
+// keepPluginSecret keeps, as part of the tenant, a Secret that a secretRef
+// names and that kubectl tenant made from credential flags: an exported
+// fleet file references it by name, since the file holds no secret, and
+// applying that file must neither drop the Secret from the tenant (and
+// from its guardrails) nor plan a change. A Secret someone else made is
+// only referenced, as before.
+func keepPluginSecret(ctx context.Context, c *Clients, t *render.TenantOptions) error {
+	name, _, _ := unstructured.NestedString(t.Confinement.Source.Spec, "secretRef", "name")
+	if c == nil || name == "" || len(t.Confinement.Source.Secrets) > 0 {
+		return nil
+	}
+	secret, err := c.Dynamic.Resource(SecretGVR).Namespace(t.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tenant %s: reading Secret %s: %w", t.Namespace, name, err)
+	}
+	if secret.GetLabels()[render.ManagedByLabelKey] != render.ManagedByValue {
+		return nil
+	}
+	t.Confinement.Source.Secrets = []render.SourceSecret{readSecret(secret)}
+	return nil
 }
 
 // withCredentials is conf with its source reading the credentials: a

@@ -261,10 +261,15 @@ func exportedSecretRef(e stepEnv) {
 	if ref != "default-auth" {
 		t.Errorf("the source reads Secret %q, want default-auth", ref)
 	}
-	// Not yet the same tenant: the Secret, named rather than rendered, is
-	// no longer in the tenant-policy's protected list, and diff shows that
-	// line. The tenant is not part of the fleet the later steps reconcile
-	// and diff.
+	// The same tenant: the Secret add made is kept as the tenant's (and
+	// in its guardrails), so the file plans no change and diff is clean.
+	// The fleet of the other steps is not in this file: it is named as
+	// prunable, and not pruned without --prune.
+	plan := e.mustRun("apply", "-f", file)
+	if !strings.Contains(plan, "Plan: 0 to add, 0 to change, ") || strings.Contains(plan, "tenant creds") {
+		t.Errorf("apply of the exported file plans a change of tenant creds:\n%s", plan)
+	}
+	e.assertDiff(0, nil, "diff", "creds")
 	e.mustRun("delete", "creds")
 }
 
