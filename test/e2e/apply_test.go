@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -58,6 +60,21 @@ tenants:
   vars: {REGION: eu-west-1}
 `
 
+// fleetV4 adds to what fleetV3 left a team with owners and per-namespace
+// settings, and a confined tenant, for the export round trip.
+const fleetV4 = fleetV3 + `- name: omega
+  namespaces:
+  - {name: apply-omega-dev, vars: {STAGE: dev}}
+  - {name: apply-omega-prod, vars: {STAGE: prod}, path: ./kustomizations/per-tenant}
+  owners: [{kind: Group, name: omega-team}, {kind: User, name: olga, role: admin}]
+  allowedSources: [https://github.com/acme/omega/]
+  interval: 2m
+- name: sigma
+  namespaces: [{name: apply-sigma}]
+  vars: {TIER: gold}
+  confinement: {quota: {pods: "5"}, limitRange: {cpu: {request: 100m, limit: 500m}}, networkPolicy: isolate}
+`
+
 // TestApplyFleetFile applies a fleet file, edits it, plans and applies
 // again with --prune, and checks each line of the plan against what the
 // cluster then holds.
@@ -83,6 +100,7 @@ func TestApplyFleetFile(t *testing.T) {
 		{"an edited file plans, applies and prunes as planned", func(e stepEnv) { applyEdited(e, v2) }},
 		{"a prune over the limit is refused and changes nothing", func(e stepEnv) { pruneOverLimit(e, v3) }},
 		{"bad fleet files are one line and apply nothing", func(e stepEnv) { badFleetFiles(e, dir) }},
+		{"an exported fleet plans no change here and re-creates the fleet on a second cluster", func(e stepEnv) { exportRoundTrip(e, write("v4.yaml", fleetV4)) }},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(shared.with(t)) }) {
 			t.Fatalf("stopping after %q failed", step.name)
@@ -174,6 +192,36 @@ func pruneOverLimit(e stepEnv, file string) {
 	}
 	e.mustRun("apply", "-f", file, "--prune", "--prune-limit", "2")
 	e.mustGet(namespaceGVR, "", "apply-hand")
+	// Not a tenant of the fleet the next steps export.
+	if err := e.client.Resource(namespaceGVR).Delete(context.Background(), "apply-hand", metav1.DeleteOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// exportRoundTrip exports the live fleet as a fleet file, applies it to
+// the cluster it came from (no change) and to a second cluster, where
+// diff --all then finds the fleet equal to what the file declares.
+func exportRoundTrip(e stepEnv, file string) {
+	e.mustRun("apply", "-f", file, "--wait", "--timeout", "3m")
+	exported := filepath.Join(e.t.TempDir(), "exported.yaml")
+	e.mustRun("export", "--all", "--format", "tenants", "--to", exported)
+	data, err := os.ReadFile(exported)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Logf("exported fleet file:\n%s", data)
+	assertLines(e.t, e.mustRun("apply", "-f", exported), "Plan: 0 to add, 0 to change, 0 to prune, 3 unchanged.")
+
+	second := startEnv(e.t, fluxEnvOptions(false)).with(e.t)
+	second.bootstrap()
+	out := second.mustRun("apply", "-f", exported, "--wait", "--timeout", "3m")
+	assertLines(e.t, out, "Plan: 3 to add, 0 to change, 0 to prune, 0 unchanged.")
+	second.assertDiff(0, nil, "diff", "--all")
+	assertLines(e.t, second.mustRun("apply", "-f", exported), "Plan: 0 to add, 0 to change, 0 to prune, 3 unchanged.")
+	// The second cluster exports the file the first one did.
+	if again := second.mustRun("export", "--all", "--format", "tenants"); again != string(data) {
+		e.t.Errorf("the second cluster's fleet exports differently:\n%s", again)
+	}
 }
 
 func badFleetFiles(e stepEnv, dir string) {
