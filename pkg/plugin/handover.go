@@ -40,11 +40,11 @@ func NewCmdHandover(configFlags *genericclioptions.ConfigFlags, streams generici
 	cmd := &cobra.Command{
 		Use:   "handover [NAMESPACE...] [--tenant-name NAME] [-l SELECTOR] [--all]",
 		Short: "End a move to git: drop the plugin's field ownership of tenants Flux has applied",
-		Long: `Handover ends the move of tenants to git. After "kubectl tenant export" and a Flux
-Kustomization that reconciles the exported tree, the plugin (field manager ` + tenant.FieldManager + `)
-and kustomize-controller both own every field of the tenants, as server-side apply
-shares ownership. A field removed from git then stays on the cluster, because the
-plugin still owns it: a variable deleted from a tenant's file is never deleted.
+		Long: `Handover ends the move of tenants to git. Server-side apply shares a field
+between the managers that apply it. While the plugin (field manager ` + tenant.FieldManager + `)
+owns a tenant's fields next to kustomize-controller, as after "kubectl tenant
+export" and a Flux Kustomization that reconciles the tree, a field removed from git
+stays on the cluster, because the plugin still owns it.
 
 For each selected tenant, handover checks that kustomize-controller's apply owns every
 field the plugin owns, on every object of the tenant; then it drops the plugin's
@@ -56,9 +56,16 @@ A tenant with a field Flux has not applied yet is not handed over at all (one li
 says which field), and the exit code is 1; the other tenants are handed over.
 Running it again is safe: a tenant already handed over has nothing to release.
 
+Flux 2.9's kustomize-controller itself takes over, each time it applies, the
+fields of every field manager whose name starts with "kubectl", ` + tenant.FieldManager + `
+among them: after its first reconcile of the tree there is then nothing left to
+release, and handover says so. It remains the check that Flux has applied every
+field, and it releases what the plugin applied after Flux's last reconcile.
+
 After the handover, do not run "kubectl tenant add" on the tenant: its server-side
-apply would take the fields back, and with them the co-ownership this ended. Change
-the tenant in git instead (export writes what add would render).`,
+apply takes the fields back, and with them the co-ownership this ended (until Flux
+2.9's next reconcile takes them over again and drops what git does not hold).
+Change the tenant in git instead (export writes what add would render).`,
 		Example: handoverExample,
 		RunE:    runCommand(o),
 	}
