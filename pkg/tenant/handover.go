@@ -97,10 +97,8 @@ type Releaser struct {
 // Release server-side applies, as the plugin's field manager, an object
 // that holds only obj's identity. The API server then takes every field
 // the plugin owned out of its entry, and removes the entry; a field
-// another manager still owns stays. The apply carries the resourceVersion
-// read, so that an object changed since it was judged (or deleted, which
-// an apply would otherwise re-create empty) is refused, not released
-// unjudged. It returns what the server holds afterwards.
+// another manager still owns stays. It returns what the server holds
+// afterwards.
 func (r *Releaser) Release(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	identity := ReleaseObject(obj)
 	resource, err := (&Applier{Client: r.Client, Mapper: RESTMapper()}).resourceFor(identity)
@@ -121,10 +119,14 @@ func (r *Releaser) Release(ctx context.Context, obj *unstructured.Unstructured) 
 	return released, nil
 }
 
-// ReleaseObject is the apply that releases obj: its identity and the
-// resourceVersion it was read at, no field at all.
+// ReleaseObject is the apply that releases obj: its identity, and no
+// field at all. It carries the resourceVersion and uid obj was read at, so
+// that the API server refuses the release of an object changed since it
+// was judged (a conflict) or deleted since: an apply creates what is not
+// there, and with the resourceVersion alone it re-creates the object
+// empty; a uid that matches no object is a conflict instead.
 func ReleaseObject(obj *unstructured.Unstructured) *unstructured.Unstructured {
-	meta := map[string]any{"name": obj.GetName(), "resourceVersion": obj.GetResourceVersion()}
+	meta := map[string]any{"name": obj.GetName(), "resourceVersion": obj.GetResourceVersion(), "uid": string(obj.GetUID())}
 	if ns := obj.GetNamespace(); ns != "" {
 		meta["namespace"] = ns
 	}

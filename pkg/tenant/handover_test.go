@@ -20,6 +20,7 @@ func object(kind, namespace, name string, entries ...metav1.ManagedFieldsEntry) 
 	obj.SetName(name)
 	obj.SetNamespace(namespace)
 	obj.SetResourceVersion("42")
+	obj.SetUID("0c0ffee0-0000-4000-8000-000000000042")
 	obj.SetManagedFields(entries)
 	return obj
 }
@@ -117,7 +118,7 @@ func TestReleaseObjectHoldsNoField(t *testing.T) {
 	vars.Object["data"] = map[string]any{"TIER": "gold"}
 	vars.SetLabels(map[string]string{"a": "b"})
 	want := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "tenant-vars", "namespace": "foo", "resourceVersion": "42"}}
+		"metadata": map[string]any{"name": "tenant-vars", "namespace": "foo", "resourceVersion": "42", "uid": "0c0ffee0-0000-4000-8000-000000000042"}}
 	if got := ReleaseObject(vars).Object; !reflect.DeepEqual(got, want) {
 		t.Errorf("release object %v, want %v", got, want)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ func TestHandover(t *testing.T) {
 		{"before Flux applied the tree, handover refuses every tenant and writes nothing", h.refusedBeforeFlux},
 		{"Flux's apply takes over the fields of the kubectl-tenant manager: nothing is left to hand over", h.fluxTakesOver},
 		{"fields the plugin owns again are released once Flux owns them, and refused when it does not", h.handOver},
+		{"a release of an object changed or deleted since it was read is refused, and re-creates nothing", staleRelease},
 		{"git alone decides: a variable and a tenant removed from git go", h.gitDecides},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(shared.with(t)) }) {
@@ -170,6 +172,36 @@ func (h *handover) handOver(e stepEnv) {
 	if data := e.configMapData("ho-a"); data["TIER"] != "gold" {
 		t.Errorf("ho-a's variables after the handover: %v", data)
 	}
+}
+
+// staleRelease is the step "a release of an object changed or deleted
+// since it was read is refused, and re-creates nothing": the release
+// carries the resourceVersion it judged.
+func staleRelease(e stepEnv) {
+	t := e.t
+	ctx := context.Background()
+	probe := tenantVars("ho-a", map[string]any{"A": "1"})
+	probe.SetName("probe")
+	e.apply(tenant.FluxApplyManager, probe)
+	e.apply(tenant.FieldManager, probe)
+	read := e.mustGet(configMapGVR, "ho-a", "probe")
+	releaser := &tenant.Releaser{Client: e.client}
+
+	e.patch("kubectl-edit", configMapGVR, "ho-a", "probe", `{"data":{"B":"2"}}`)
+	if _, err := releaser.Release(ctx, read); !apierrors.IsConflict(err) {
+		t.Errorf("release of a changed object: %v, want a conflict", err)
+	}
+	if _, owned := pluginApplyFields(e.mustGet(configMapGVR, "ho-a", "probe")); !owned {
+		t.Error("a refused release took the plugin's entry away")
+	}
+
+	if err := e.client.Resource(configMapGVR).Namespace("ho-a").Delete(ctx, "probe", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := releaser.Release(ctx, read); !apierrors.IsConflict(err) {
+		t.Errorf("release of a deleted object: %v, want a conflict", err)
+	}
+	e.assertAbsent(configMapGVR, "ho-a", "probe")
 }
 
 // tenantVars is a tenant's variables ConfigMap as add renders it.
