@@ -1,8 +1,13 @@
 package plugin
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
 // TestHandoverRefusesBadInputBeforeTheCluster: a client dry run (which
@@ -41,5 +46,38 @@ func TestHandoverHelpSaysWhyAndWhatNotToDo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("handover --help lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestHandoverReport: one line per tenant in selection order, handed-over
+// tenants on stdout and the others on stderr, and the summary error only
+// when a tenant was not handed over.
+func TestHandoverReport(t *testing.T) {
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	o := &HandoverOptions{IOStreams: streams, DryRun: tenant.DryRunServer}
+	tenants := []*tenant.Tenant{{Namespace: "a"}, {Namespace: "b"}, {Namespace: "c"}, {Namespace: "d"}}
+	results := []handoverResult{
+		{released: 5},
+		{},
+		{err: &tenant.NotAppliedByFlux{Object: "ConfigMap tenant-vars", Field: tenant.FieldPath{"data", "TIER"}}},
+		{released: 2, err: errors.New("releasing Namespace d: the object has been modified")},
+	}
+	err := o.report(tenants, results)
+	var failed *tenant.FailedError
+	if !errors.As(err, &failed) || err.Error() != "2 of 4 tenants not handed over (the lines above say why)" {
+		t.Errorf("err %v, want 2 of 4 not handed over", err)
+	}
+	wantOut := "tenant a handed over to git (5 objects) (server dry run)\n" +
+		"tenant b: nothing to hand over: kubectl-tenant owns none of its fields (server dry run)\n"
+	if out.String() != wantOut {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, wantOut)
+	}
+	wantErr := "tenant c: not handed over: Flux has not applied ConfigMap tenant-vars data.TIER yet (is the tree exported, committed and reconciled?)\n" +
+		"tenant d: handover stopped after 2 objects: releasing Namespace d: the object has been modified (run handover again)\n"
+	if errOut.String() != wantErr {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, wantErr)
+	}
+	if err := o.report(tenants[:2], results[:2]); err != nil {
+		t.Errorf("all handed over: %v", err)
 	}
 }
