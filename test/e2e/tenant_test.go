@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-tenant/kubectl-tenant/internal/localcluster"
@@ -425,17 +426,13 @@ func (e stepEnv) reconcileTree(name, path, interval string) {
 }
 
 // requestSourceReconcile asks source-controller to fetch the GitRepository
-// now, as `flux reconcile source git` does.
+// now, as `flux reconcile source git` does. A merge patch of the annotation
+// alone: an update of the object read would race source-controller's own
+// writes and fail with a conflict.
 func (e stepEnv) requestSourceReconcile(namespace, name string) {
 	e.t.Helper()
-	obj := e.mustGet(gitRepositoryGVR, namespace, name)
-	annotations := obj.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations["reconcile.fluxcd.io/requestedAt"] = time.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(annotations)
-	if _, err := e.client.Resource(gitRepositoryGVR).Namespace(namespace).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if _, err := e.client.Resource(gitRepositoryGVR).Namespace(namespace).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		e.t.Fatalf("requesting reconcile of GitRepository %s/%s: %v", namespace, name, err)
 	}
 }
