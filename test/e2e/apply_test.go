@@ -11,6 +11,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
 )
 
 // fleetV1 is the fleet file as first applied: a plain tenant, a team of
@@ -138,7 +140,7 @@ func applyTwice(e stepEnv, file string) {
 
 func applyEdited(e stepEnv, file string) {
 	// A namespace labelled by hand as gamma's is never pruned with it.
-	e.createNamespace("apply-hand", map[string]string{"toolkit.fluxcd.io/tenant": "gamma"})
+	e.createNamespace("apply-hand", map[string]string{render.DefaultTenantLabelKey: "gamma"})
 	plan := e.mustRunLogged("apply", "-f", file, "--dry-run=server")
 	want := []string{
 		"~ tenant alpha (apply-alpha)",
