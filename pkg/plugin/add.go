@@ -126,16 +126,23 @@ key; each tenant gets a key of its own, printed for you to add as a read-only de
 	f.StringVar(&o.Tenant.Name, "tenant-name", "", "Name of the tenant (a label value)")
 	f.StringVar(&o.Tenant.LabelKey, "tenant-label", o.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	o.Settings.AddFlags(f)
-	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With -f, how many tenants are applied at once")
-	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
-	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
-	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
-	f.BoolVar(&o.Wait, "wait", false, "After applying, request a reconcile of each tenant and wait until its Kustomization is Ready")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the tenants to be Ready, and add for a converted tenant's own source to be Ready and for a new ResourceQuota to be counted")
-	addDryRunFlag(cmd, &o.DryRun)
+	o.addApplyFlags(cmd)
 	o.outputFlags.addFlags(cmd)
 	o.outputFlags.addSecretsFlag(cmd)
 	return cmd
+}
+
+// addApplyFlags binds the flags of how tenants are applied, which add and
+// apply share: concurrency, take-overs, conflicts, waits and dry runs.
+func (o *AddOptions) addApplyFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With several tenants, how many are applied at once")
+	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
+	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
+	f.BoolVar(&o.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
+	f.BoolVar(&o.Wait, "wait", false, "After applying, request a reconcile of each applied tenant and wait until its Kustomization is Ready")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the tenants to be Ready, and how long a converted tenant's own source and a new ResourceQuota are waited for")
+	addDryRunFlag(cmd, &o.DryRun)
 }
 
 // Complete reads positional arguments, the tenant file and flag values into

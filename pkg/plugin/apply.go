@@ -78,13 +78,7 @@ writes nothing.`,
 	f.StringVar(&add.Tenant.LabelKey, "tenant-label", add.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	f.BoolVar(&o.Prune, "prune", false, "Delete the tenants kubectl tenant made that the file no longer lists, and the namespaces a listed tenant no longer has")
 	f.IntVar(&o.PruneLimit, "prune-limit", o.PruneLimit, "The most tenants --prune may delete or take namespaces from; the default, -1, is a tenth of the tenants kubectl tenant made (at least one)")
-	f.IntVar(&add.Concurrency, "concurrency", add.Concurrency, "How many tenants are applied at once")
-	f.BoolVar(&add.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
-	f.BoolVar(&add.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
-	f.BoolVar(&add.Recreate, "recreate", false, "Delete and re-create a RoleBinding whose roleRef differs (roleRef cannot be changed in place)")
-	f.BoolVar(&add.Wait, "wait", false, "After applying, request a reconcile of each changed tenant and wait until its Kustomization is Ready")
-	f.DurationVar(&add.Timeout, "timeout", add.Timeout, "How long --wait waits, and how long a converted tenant's own source and a new ResourceQuota are waited for")
-	addDryRunFlag(cmd, &add.DryRun)
+	add.addApplyFlags(cmd)
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
