@@ -175,7 +175,7 @@ func (o *ApplyOptions) printPlan(plan *tenant.Plan) {
 	}
 	summary := plan.Summary()
 	if pruned := plan.Pruned(); len(pruned) > 0 && !o.Prune {
-		summary += fmt.Sprintf(" (without --prune, nothing is pruned: %s)", strings.Join(stepNames(pruned), ", "))
+		summary += fmt.Sprintf(" (without --prune, nothing is pruned: %s)", someNames(stepNames(pruned)))
 	}
 	fmt.Fprintf(o.Out, "Plan: %s%s.\n", summary, dryRunSuffix(o.add.DryRun))
 }
@@ -195,7 +195,7 @@ func (o *ApplyOptions) checkPrune(plan *tenant.Plan) error {
 	if len(pruned) <= limit {
 		return nil
 	}
-	return fmt.Errorf("refusing to prune %d tenants (%s), more than %d (%s); nothing was changed: check the file, or pass --prune-limit %d", len(pruned), strings.Join(stepNames(pruned), ", "), limit, why, len(pruned))
+	return fmt.Errorf("refusing to prune %d tenants (%s), more than %d (%s); nothing was changed: check the file, or pass --prune-limit %d", len(pruned), someNames(stepNames(pruned)), limit, why, len(pruned))
 }
 
 // prune deletes the namespaces the plan prunes, each unless it was made
@@ -218,4 +218,14 @@ func stepNames(steps []tenant.PlanStep) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// someNames lists the first few names and counts the rest: a summary line
+// about a thousand tenants must stay a line.
+func someNames(names []string) string {
+	const shown = 5
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }

@@ -115,8 +115,10 @@ func NewPlan(desired []render.TenantOptions, live []*Tenant, labelKey string) (*
 // planTenant is one listed tenant's step, or nil when nothing changes.
 func planTenant(name string, want []render.TenantOptions, byNamespace map[string]*Tenant, members []*Tenant, labelKey string) (*PlanStep, error) {
 	step := &PlanStep{Action: ActionUpdate, Name: name}
-	existing := 0
 	listed := map[string]bool{}
+	byChange := map[string][]string{} // change -> the namespaces it is in
+	var order []string                // the changes, in the order first seen
+	var compared []string
 	for _, o := range want {
 		listed[o.Namespace] = true
 		have := byNamespace[o.Namespace]
@@ -125,22 +127,23 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 			step.Changes = append(step.Changes, "namespace "+o.Namespace+": added")
 			continue
 		}
-		existing++
+		compared = append(compared, o.Namespace)
 		changes, err := compareTenant(o, have)
 		if err != nil {
 			return nil, err
 		}
-		if len(changes) == 0 {
-			continue
+		if len(changes) > 0 {
+			step.Apply = append(step.Apply, o)
 		}
-		step.Apply = append(step.Apply, o)
 		for _, c := range changes {
-			if len(want) > 1 {
-				c = o.Namespace + ": " + c
+			if byChange[c] == nil {
+				order = append(order, c)
 			}
-			step.Changes = append(step.Changes, c)
+			byChange[c] = append(byChange[c], o.Namespace)
 		}
 	}
+	step.Changes = append(step.Changes, namespacedChanges(order, byChange, len(compared), len(want) > 1)...)
+	existing := len(compared)
 	var gone []*Tenant
 	for _, m := range members {
 		if !listed[m.Namespace] {
@@ -159,6 +162,24 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 		return nil, nil
 	}
 	return step, nil
+}
+
+// namespacedChanges names each change once: bare when every namespace
+// compared has it (a tenant's owners, say), else once for each namespace
+// it is in, prefixed with the namespace.
+func namespacedChanges(order []string, byChange map[string][]string, compared int, team bool) []string {
+	var out []string
+	for _, c := range order {
+		namespaces := byChange[c]
+		if !team || len(namespaces) == compared {
+			out = append(out, c)
+			continue
+		}
+		for _, ns := range namespaces {
+			out = append(out, ns+": "+c)
+		}
+	}
+	return out
 }
 
 // compareTenant says what applying o would change of the live tenant

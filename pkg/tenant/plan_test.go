@@ -106,3 +106,25 @@ func TestPruneLimitIsATenthOfTheFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanNamesATeamsSharedChangeOnce: a change every namespace of a team
+// has (its owners) is one line; one namespace's own change names it.
+func TestPlanNamesATeamsSharedChangeOnce(t *testing.T) {
+	apply := metav1.ManagedFieldsOperationApply
+	dev, prod := planOptions("pay", "pay-dev", map[string]string{"STAGE": "dev"}), planOptions("pay", "pay-prod", nil)
+	live := []*Tenant{liveTenant(t, dev, FieldManager, apply), liveTenant(t, prod, FieldManager, apply)}
+	owner := []render.Owner{{Kind: "Group", Name: "pay", Role: render.DefaultOwnerRole}}
+	dev2, prod2 := dev, prod
+	dev2.Vars = map[string]string{"STAGE": "development"}
+	dev2.Owners, prod2.Owners = owner, owner
+	plan, err := NewPlan([]render.TenantOptions{dev2, prod2}, live, render.DefaultTenantLabelKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "~ tenant pay (pay-dev, pay-prod)\n" +
+		`    owners: (none) -> [{"kind":"Group","name":"pay"}]` + "\n" +
+		"    pay-dev: vars.STAGE: dev -> development"
+	if got := strings.Join(plan.Lines(), "\n"); got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}
