@@ -100,8 +100,11 @@ func (b *bench) fleetApply() error {
 
 	runs := max(3, b.cfg.runs/10)
 	timed := func(file string, plan bool, want string) (sample, error) {
-		return median(runs, func(int) (sample, error) {
+		return median(runs, func(i int) (sample, error) {
 			s, _, err := apply(file, plan, want)
+			if err == nil {
+				fmt.Fprintf(os.Stderr, "  apply -f %s (plan only: %t) run %d: %s, %s, CPU %s\n", filepath.Base(file), plan, i, secs(s.wall), mib(s.rss), secs(s.cpu))
+			}
 			return s, err
 		})
 	}
@@ -174,6 +177,7 @@ func (b *bench) fleetApply() error {
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(os.Stderr, "  apply -f %s run %d: %s, %s, CPU %s\n", filepath.Base(file), i, secs(s.wall), mib(s.rss), secs(s.cpu))
 		applies = append(applies, s)
 		last = file
 	}
