@@ -3,8 +3,8 @@
 # measures start-up, size and offline rendering on a quiet machine, starts a
 # local cluster (etcd, kube-apiserver, kube-controller-manager) and measures
 # add, bulk add, list, delete, check, describe against check, diff and export
-# against it, and last the bulk add of team tenants (issue 19), runs the Go
-# render benchmarks, and prints one table.
+# against it, the bulk add of team tenants (issue 19), and last apply -f of a
+# fleet file (issue 21), runs the Go render benchmarks, and prints one table.
 # BENCH_SCALE=small for a quick run (about 3 minutes).
 #
 #   BENCH_SCALE=full|small   default full: 1000-tenant bulk adds, 10,000 tenants listed,
@@ -114,7 +114,7 @@ export "$(cat "${WORK}/ready")"
 HOME="${WORK}/home-bootstrap" "${WORK}/kubectl-tenant" bootstrap --manifests "_output/flux-manifests/${FLUX_VERSION}" \
   --git-url https://git.example.com/tenants.git >/dev/null
 
-echo "==> cluster: add, bulk add, list, delete, check, describe, diff, export, team add ($(uptime))" >&2
+echo "==> cluster: add, bulk add, list, delete, check, describe, diff, export, team add, fleet apply ($(uptime))" >&2
 mkdir -p "${WORK}/cluster"
 "${WORK}/benchrun" -phase cluster -work "${WORK}/cluster" -listprobe "${WORK}/listprobe" "${common[@]}"
 

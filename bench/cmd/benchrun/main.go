@@ -115,12 +115,13 @@ func run(cfg config, phase, only string) error {
 		if b.client, err = dynamic.NewForConfig(rc); err != nil {
 			return err
 		}
-		// teamAdd runs last, so that its thousands of namespaces change no
-		// earlier row.
-		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale", "describeAtScale", "teamAdd"}
+		// teamAdd runs after the others, so that its thousands of
+		// namespaces change no earlier row; fleetApply, added later, after
+		// it for the same reason.
+		order = []string{"addLive", "bulkAdd", "listAtScale", "deleteMany", "checkAtScale", "diffExportAtScale", "describeAtScale", "teamAdd", "fleetApply"}
 		steps = map[string]func() error{"addLive": b.addLive, "bulkAdd": b.bulkAdd, "listAtScale": b.listAtScale,
 			"deleteMany": b.deleteMany, "checkAtScale": b.checkAtScale, "describeAtScale": b.describeAtScale,
-			"diffExportAtScale": b.diffExportAtScale, "teamAdd": b.teamAdd}
+			"diffExportAtScale": b.diffExportAtScale, "teamAdd": b.teamAdd, "fleetApply": b.fleetApply}
 	}
 	if only != "" {
 		order = strings.Split(only, ",")
