@@ -36,10 +36,15 @@ const FieldManager = "kubectl-tenant"
 // next `add` of the tenant (whose render has no spec.suspend) would drop
 // it and silently resume a suspended tenant. A manager of its own that owns
 // spec.suspend alone keeps a suspension until resume, whatever add does.
+//
+// Their names do not start with "kubectl": kustomize-controller takes over,
+// each time it applies, the fields of every manager whose name does (to
+// undo kubectl apply and edit), so on a tenant that lives in git a
+// suspension so named would be dropped at the tree's next reconcile.
 const (
 	// SuspendFieldManager owns spec.suspend of the tenants' Kustomizations.
-	SuspendFieldManager = "kubectl-tenant-suspend"
+	SuspendFieldManager = "tenant-suspend"
 	// ReconcileFieldManager writes the reconcile.fluxcd.io/requestedAt
 	// annotation, as a merge patch like the flux CLI's.
-	ReconcileFieldManager = "kubectl-tenant-reconcile"
+	ReconcileFieldManager = "tenant-reconcile"
 )

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
@@ -53,6 +55,7 @@ func TestHandover(t *testing.T) {
 		{"Flux's apply takes over the fields of the kubectl-tenant manager: nothing is left to hand over", h.fluxTakesOver},
 		{"fields the plugin owns again are released once Flux owns them, and refused when it does not", h.handOver},
 		{"a release of an object changed or deleted since it was read is refused, and re-creates nothing", staleRelease},
+		{"a tenant in git stays suspended through Flux's reconcile of the tree", suspendSurvivesFlux},
 		{"git alone decides: a variable and a tenant removed from git go", h.gitDecides},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(shared.with(t)) }) {
@@ -270,6 +273,45 @@ func (h *handover) gitDecides(e stepEnv) {
 	e.eventually("namespace ho-b deleted", reconcileDeadline, func() (bool, error) {
 		_, err := e.get(namespaceGVR, "", "ho-b")
 		return apierrors.IsNotFound(err), err
+	})
+}
+
+// suspendSurvivesFlux is the step "a tenant in git stays suspended through
+// Flux's reconcile of the tree". kustomize-controller takes over, at each
+// apply, the fields of every manager whose name starts with "kubectl";
+// a suspension applied by such a manager would be dropped at the tree's
+// next reconcile, since git holds no spec.suspend.
+func suspendSurvivesFlux(e stepEnv) {
+	e.mustRun("suspend", "ho-c")
+	e.reconcileFluxKustomization("flux-system", "handover")
+	if !e.suspended("ho-c") {
+		e.t.Fatal("Flux's reconcile of the tree resumed the suspended tenant ho-c")
+	}
+	e.mustRun("resume", "ho-c")
+	e.reconcileFluxKustomization("flux-system", "handover")
+	if e.suspended("ho-c") {
+		e.t.Fatal("ho-c is suspended again after resume and Flux's reconcile")
+	}
+}
+
+// reconcileFluxKustomization requests a reconcile of a Kustomization, as
+// flux reconcile ks does, and waits until kustomize-controller has handled
+// it and is Ready.
+func (e stepEnv) reconcileFluxKustomization(namespace, name string) {
+	e.t.Helper()
+	at := time.Now().Format(time.RFC3339Nano)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, at)
+	if _, err := e.client.Resource(kustomizationGVR).Namespace(namespace).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		e.t.Fatalf("requesting reconcile of Kustomization %s/%s: %v", namespace, name, err)
+	}
+	e.eventually("Kustomization "+namespace+"/"+name+" reconciled at "+at, reconcileDeadline, func() (bool, error) {
+		ks, err := e.get(kustomizationGVR, namespace, name)
+		if err != nil {
+			return false, err
+		}
+		handled, _, _ := unstructured.NestedString(ks.Object, "status", "lastHandledReconcileAt")
+		status, message := readyCondition(ks)
+		return handled == at && status == "True", fmt.Errorf("handled %q, Ready %s: %s", handled, status, message)
 	})
 }
 
