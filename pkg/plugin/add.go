@@ -74,6 +74,9 @@ type AddOptions struct {
 
 	tenants []render.TenantOptions
 	output  *output
+	// notChecked, when set, hears of each new namespace a server dry run
+	// could not look inside (see tenant.Adder.NotChecked).
+	notChecked func(namespace string)
 }
 
 // NewAddOptions returns options with the demo's defaults.
@@ -321,6 +324,7 @@ func (o *AddOptions) preflight(ctx context.Context, c *tenant.Clients, objects [
 		RecreateRoleBindings: o.Recreate,
 		Timeout:              o.Timeout,
 		Warnings:             o.ErrOut,
+		NotChecked:           o.notChecked,
 	}
 	for _, t := range o.tenants {
 		if err := adder.CheckNamespace(t, existing[t.Namespace]); err != nil {

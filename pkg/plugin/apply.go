@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -133,7 +134,13 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 	for _, step := range plan.Steps {
 		a.tenants = append(a.tenants, step.Apply...)
 	}
-	if err := a.applyTenants(ctx, c); err != nil {
+	var notChecked atomic.Int64
+	a.notChecked = func(string) { notChecked.Add(1) }
+	err = a.applyTenants(ctx, c)
+	if n := notChecked.Load(); n > 0 {
+		fmt.Fprintf(o.ErrOut, "Warning: %d new namespaces do not exist yet, so the server did not check the objects inside them\n", n)
+	}
+	if err != nil {
 		return err
 	}
 	if o.Prune {

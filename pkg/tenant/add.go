@@ -32,6 +32,10 @@ type Adder struct {
 	Timeout time.Duration
 	// Warnings get what the user should know but that fails nothing.
 	Warnings io.Writer
+	// NotChecked, when set, is told of each namespace whose objects a
+	// server dry run could not check, instead of a warning each: a plan of
+	// a thousand new tenants says it once.
+	NotChecked func(namespace string)
 }
 
 // ExistingNamespaces reads the tenants' namespaces that exist: one GET for
@@ -131,7 +135,11 @@ func (a *Adder) ApplyTenant(ctx context.Context, t render.TenantOptions, objs []
 		if i > 0 && !namespaceExists && a.DryRun == DryRunServer {
 			// The server cannot check objects in a namespace that a dry run
 			// did not create; show the rest as rendered.
-			fmt.Fprintf(a.Warnings, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", obj.GetNamespace())
+			if a.NotChecked != nil {
+				a.NotChecked(obj.GetNamespace())
+			} else {
+				fmt.Fprintf(a.Warnings, "Warning: namespace %q does not exist yet, so the server did not check the objects inside it\n", obj.GetNamespace())
+			}
 			return append(applied, objs[i:]...), nil
 		}
 		if converting && t.Confinement != nil && a.DryRun == DryRunNone && obj.GetKind() == kustomizev1.KustomizationKind {
