@@ -415,12 +415,29 @@ func (o *AddOptions) removeNamespaces(ctx context.Context, c *tenant.Clients, re
 // for the tenants' own sources.
 func (o *AddOptions) printDeployKeys(creds tenant.TenantCredentials) {
 	if creds.Insecure {
-		fmt.Fprintln(o.ErrOut, tenant.InsecureWarning(o.Settings.GitURL))
+		url := o.Settings.GitURL
+		if url == "" {
+			url = "a tenant's own source (allowInsecureHTTP in -f " + o.Settings.Filename + ")"
+		}
+		fmt.Fprintln(o.ErrOut, tenant.InsecureWarning(url))
 	}
 	keys := creds.GeneratedKeys
 	for _, ns := range render.SortedKeys(keys) {
-		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, o.Settings.GitURL, keys[ns])
+		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, o.ownSourceURL(ns), keys[ns])
 	}
+}
+
+// ownSourceURL is the URL of the tenant's own source in namespace ns: its
+// file entry's gitURL, else --git-url.
+func (o *AddOptions) ownSourceURL(ns string) string {
+	for _, t := range o.tenants {
+		if t.Namespace == ns && t.Confinement != nil {
+			if url, _ := t.Confinement.Source.Spec["url"].(string); url != "" {
+				return url
+			}
+		}
+	}
+	return o.Settings.GitURL
 }
 
 // printAdded says what was added and where to look next.
