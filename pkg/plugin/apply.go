@@ -157,16 +157,11 @@ func (o *ApplyOptions) Run(ctx context.Context) error {
 // plan reads every tenant back and compares the file with them.
 func (o *ApplyOptions) plan(ctx context.Context, c *tenant.Clients) (*tenant.Plan, error) {
 	labelKey := o.add.Tenant.LabelKey
-	selection := tenant.NewSelection(true)
-	selection.LabelKey = labelKey
-	if err := selection.Validate(); err != nil {
-		return nil, err
-	}
-	namespaces, err := tenant.SelectLive(ctx, c, selection, o.ErrOut)
+	namespaces, err := tenant.SelectAll(ctx, c, labelKey, o.ErrOut)
 	if err != nil {
 		return nil, err
 	}
-	reader := &tenant.Reader{Clients: c, LabelKey: labelKey, ChunkSize: selection.ChunkSize}
+	reader := &tenant.Reader{Clients: c, LabelKey: labelKey, ChunkSize: tenant.DefaultChunkSize}
 	live, err := reader.Read(ctx, namespaces)
 	if err != nil {
 		return nil, err

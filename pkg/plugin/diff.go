@@ -229,12 +229,7 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 // unlisted are the tenant namespaces that apply -f --prune would delete,
 // named on stderr: the file no longer lists them.
 func (o *DiffOptions) unlisted(ctx context.Context, c *tenant.Clients) ([]*unstructured.Unstructured, error) {
-	all := tenant.NewSelection(true)
-	all.LabelKey = o.Selection.LabelKey
-	if err := all.Validate(); err != nil {
-		return nil, err
-	}
-	live, err := tenant.SelectLive(ctx, c, all, io.Discard)
+	live, err := tenant.SelectAll(ctx, c, o.Selection.LabelKey, io.Discard)
 	if err != nil {
 		return nil, err
 	}

@@ -99,14 +99,20 @@ func SourceNotReady(kind, namespace, name, secret, message string) error {
 
 // SecretData reads a Secret's data, nil when there is no such Secret.
 func SecretData(ctx context.Context, c *Clients, namespace, name string) (map[string][]byte, error) {
+	secret, err := getSecret(ctx, c, namespace, name)
+	if secret == nil || err != nil {
+		return nil, err
+	}
+	return readSecret(secret).Data, nil
+}
+
+// getSecret reads a Secret, nil when there is no such Secret.
+func getSecret(ctx context.Context, c *Clients, namespace, name string) (*unstructured.Unstructured, error) {
 	secret, err := c.Dynamic.Resource(SecretGVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return readSecret(secret).Data, nil
+	return secret, err
 }
 
 // SourceFailure says why a source is not Ready, once Flux has said so

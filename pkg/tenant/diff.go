@@ -119,23 +119,32 @@ func hideSecretValues(d *ObjectDiff) {
 // that no declarer wrote: made by hand, they show as removed, as a
 // hand-edited variable does.
 func handMade(t *Tenant, desired []*unstructured.Unstructured) []ObjectDiff {
+	if !t.declaredAnywhere {
+		return nil
+	}
 	var out []ObjectDiff
 	for _, got := range t.Objects.All() {
 		owners := t.OwnersOf(got)
-		if got == t.Objects.Namespace || FindObject(desired, got) != nil || HasDeclarer(owners) || !t.declaredAnywhere {
+		if got == t.Objects.Namespace || FindObject(desired, got) != nil || HasDeclarer(owners) {
 			continue
 		}
-		var paths []FieldPath
-		for _, o := range owners {
-			for _, p := range o.Leaves() {
-				if !IsFluxBookkeeping(p) && !containsPath(paths, p) {
-					paths = append(paths, p)
-				}
-			}
-		}
-		out = append(out, ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, paths)})
+		out = append(out, ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, ownedLeaves(owners))})
 	}
 	return out
+}
+
+// ownedLeaves are the fields the owners own, once each, but Flux's
+// bookkeeping labels.
+func ownedLeaves(owners []FieldOwner) []FieldPath {
+	var paths []FieldPath
+	for _, o := range owners {
+		for _, p := range o.Leaves() {
+			if !IsFluxBookkeeping(p) && !containsPath(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	return paths
 }
 
 func containsPath(paths []FieldPath, p FieldPath) bool {
@@ -175,18 +184,8 @@ func diffFileName(obj *unstructured.Unstructured) string {
 func Removed(t *Tenant) []ObjectDiff {
 	var out []ObjectDiff
 	for _, got := range t.Objects.All() {
-		var paths []FieldPath
-		for _, o := range t.OwnersOf(got) {
-			if !isDeclarer(o) {
-				continue
-			}
-			for _, p := range o.Leaves() {
-				if !IsFluxBookkeeping(p) && !containsPath(paths, p) {
-					paths = append(paths, p)
-				}
-			}
-		}
-		d := ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, paths)}
+		declarers := slices.DeleteFunc(slices.Clone(t.OwnersOf(got)), func(o FieldOwner) bool { return !isDeclarer(o) })
+		d := ObjectDiff{Name: diffFileName(got), Live: Project(got.Object, ownedLeaves(declarers))}
 		hideSecretValues(&d)
 		out = append(out, d)
 	}

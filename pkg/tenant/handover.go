@@ -79,7 +79,7 @@ func notCovered(mine, theirs []FieldOwner) []FieldPath {
 	for _, m := range mine {
 		for _, leaf := range m.Leaves() {
 			if !slices.ContainsFunc(theirs, func(o FieldOwner) bool { return o.Owns(leaf) }) &&
-				!slices.ContainsFunc(out, func(p FieldPath) bool { return slices.Equal(p, leaf) }) {
+				!containsPath(out, leaf) {
 				out = append(out, leaf)
 			}
 		}

@@ -108,6 +108,17 @@ func SelectLive(ctx context.Context, c *Clients, s *Selection, errOut io.Writer)
 	return namespaces, err
 }
 
+// SelectAll is SelectLive of every tenant namespace under labelKey: what
+// a fleet file is compared with.
+func SelectAll(ctx context.Context, c *Clients, labelKey string, errOut io.Writer) ([]*unstructured.Unstructured, error) {
+	all := NewSelection(true)
+	all.LabelKey = labelKey
+	if err := all.Validate(); err != nil {
+		return nil, err
+	}
+	return SelectLive(ctx, c, all, errOut)
+}
+
 // Read reads back the tenants of the given namespaces, as the selection
 // yields them, in the same order.
 func (r *Reader) Read(ctx context.Context, namespaces []*unstructured.Unstructured) ([]*Tenant, error) {

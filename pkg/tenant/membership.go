@@ -18,14 +18,14 @@ import (
 // the tenant: commands that act on every namespace of a tenant by its name
 // (delete --tenant-name above all) take only its members.
 func IsMember(ns metav1.Object, labelKey, name string) bool {
-	return ns.GetLabels()[labelKey] == name && pluginWrote(ns, func(fields []byte) bool { return ownsLabel(fields, labelKey) })
+	return ns.GetLabels()[labelKey] == name && writtenBy(ns, declares, func(fields []byte) bool { return ownsLabel(fields, labelKey) })
 }
 
-// pluginWrote reports whether owns holds for the field set of any of ns's
-// managedFields entries that a declarer applied (see isDeclarer).
-func pluginWrote(ns metav1.Object, owns func(fields []byte) bool) bool {
+// writtenBy reports whether owns holds for the field set of any of ns's
+// managedFields entries that writer accepts (by manager and operation).
+func writtenBy(ns metav1.Object, writer func(string, metav1.ManagedFieldsOperationType) bool, owns func(fields []byte) bool) bool {
 	for _, mf := range ns.GetManagedFields() {
-		if declares(mf.Manager, mf.Operation) && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
+		if writer(mf.Manager, mf.Operation) && mf.Subresource == "" && mf.FieldsV1 != nil && owns(mf.FieldsV1.Raw) {
 			return true
 		}
 	}
@@ -65,7 +65,7 @@ func NewMembers(labelKey string) *Members {
 // IsMember is IsMember(ns, labelKey, name). It is not safe for concurrent
 // use.
 func (m *Members) IsMember(ns metav1.Object, name string) bool {
-	return ns.GetLabels()[m.labelKey] == name && pluginWrote(ns, m.ownsLabel)
+	return ns.GetLabels()[m.labelKey] == name && writtenBy(ns, declares, m.ownsLabel)
 }
 
 func (m *Members) ownsLabel(fields []byte) bool {

@@ -73,9 +73,10 @@ func (s PlanStep) Namespaces() []string {
 func NewPlan(desired []render.TenantOptions, live []*Tenant, labelKey string) (*Plan, error) {
 	byNamespace := make(map[string]*Tenant, len(live))
 	members := map[string][]*Tenant{} // by tenant name, the namespaces the plugin made its
+	membership := NewMembers(labelKey)
 	for _, t := range live {
 		byNamespace[t.Namespace] = t
-		if IsMember(t.Objects.Namespace, labelKey, t.Name) {
+		if membership.IsMember(t.Objects.Namespace, t.Name) {
 			members[t.Name] = append(members[t.Name], t)
 		}
 	}
@@ -100,13 +101,14 @@ func NewPlan(desired []render.TenantOptions, live []*Tenant, labelKey string) (*
 		p.Steps = append(p.Steps, *step)
 	}
 	for _, name := range slices.Sorted(maps.Keys(members)) {
-		if madeByPlugin(members[name], labelKey) {
-			p.Fleet++
+		// A tenant the plugin labelled counts towards the prune threshold.
+		gone := prunable(members[name], labelKey)
+		if len(gone) == 0 {
+			continue
 		}
+		p.Fleet++
 		if _, listed := wanted[name]; !listed {
-			if gone := prunable(members[name], labelKey); len(gone) > 0 {
-				p.Steps = append(p.Steps, PlanStep{Action: ActionPrune, Name: name, Prune: gone})
-			}
+			p.Steps = append(p.Steps, PlanStep{Action: ActionPrune, Name: name, Prune: gone})
 		}
 	}
 	return p, nil
@@ -118,7 +120,7 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 	listed := map[string]bool{}
 	byChange := map[string][]string{} // change -> the namespaces it is in
 	var order []string                // the changes, in the order first seen
-	var compared []string
+	compared := 0                     // the namespaces that exist, and so are compared
 	for _, o := range want {
 		listed[o.Namespace] = true
 		have := byNamespace[o.Namespace]
@@ -127,7 +129,7 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 			step.Changes = append(step.Changes, "namespace "+o.Namespace+": added")
 			continue
 		}
-		compared = append(compared, o.Namespace)
+		compared++
 		changes, err := compareTenant(o, have)
 		if err != nil {
 			return nil, err
@@ -142,8 +144,7 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 			byChange[c] = append(byChange[c], o.Namespace)
 		}
 	}
-	step.Changes = append(step.Changes, namespacedChanges(order, byChange, len(compared), len(want) > 1)...)
-	existing := len(compared)
+	step.Changes = append(step.Changes, namespacedChanges(order, byChange, compared, len(want) > 1)...)
 	var gone []*Tenant
 	for _, m := range members {
 		if !listed[m.Namespace] {
@@ -154,7 +155,7 @@ func planTenant(name string, want []render.TenantOptions, byNamespace map[string
 		step.Prune = append(step.Prune, ns)
 		step.Changes = append(step.Changes, "namespace "+ns.GetName()+": removed")
 	}
-	if existing == 0 && len(step.Prune) == 0 {
+	if compared == 0 && len(step.Prune) == 0 {
 		step.Action = ActionCreate
 		step.Changes = nil
 	}
@@ -242,33 +243,25 @@ func differingObjects(got, want []*unstructured.Unstructured) []string {
 func prunable(tenants []*Tenant, labelKey string) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, t := range tenants {
-		ns := t.Objects.Namespace
-		if ns == nil || render.IsReservedNamespace(ns.GetName()) || ns.GetDeletionTimestamp() != nil {
-			continue
-		}
-		if pluginAppliedLabel(ns, labelKey) {
+		if ns := t.Objects.Namespace; ns != nil && isPrunable(ns, labelKey) {
 			out = append(out, ns)
 		}
 	}
 	return out
 }
 
-// madeByPlugin reports whether any of a tenant's namespaces is one the
-// plugin labelled: such a tenant counts towards the prune threshold.
-func madeByPlugin(tenants []*Tenant, labelKey string) bool {
-	return len(prunable(tenants, labelKey)) > 0
+// isPrunable is prunable for one namespace.
+func isPrunable(ns metav1.Object, labelKey string) bool {
+	return !render.IsReservedNamespace(ns.GetName()) && ns.GetDeletionTimestamp() == nil && pluginAppliedLabel(ns, labelKey)
 }
 
 // pluginAppliedLabel reports whether kubectl tenant's own field manager
 // applied ns's tenant label.
 func pluginAppliedLabel(ns metav1.Object, labelKey string) bool {
-	for _, mf := range ns.GetManagedFields() {
-		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" &&
-			mf.FieldsV1 != nil && ownsLabel(mf.FieldsV1.Raw, labelKey) {
-			return true
-		}
+	appliedByPlugin := func(manager string, operation metav1.ManagedFieldsOperationType) bool {
+		return manager == FieldManager && operation == metav1.ManagedFieldsOperationApply
 	}
-	return false
+	return writtenBy(ns, appliedByPlugin, func(fields []byte) bool { return ownsLabel(fields, labelKey) })
 }
 
 func tenantOrNobody(name string) string {
@@ -328,8 +321,7 @@ func (p *Plan) Lines() []string {
 func Unlisted(namespaces []*unstructured.Unstructured, labelKey string, listed map[string]bool) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	for _, ns := range namespaces {
-		t := &Tenant{Namespace: ns.GetName(), Objects: Objects{Namespace: ns}}
-		if !listed[ns.GetName()] && len(prunable([]*Tenant{t}, labelKey)) > 0 {
+		if !listed[ns.GetName()] && isPrunable(ns, labelKey) {
 			out = append(out, ns)
 		}
 	}

@@ -3,6 +3,7 @@ package tenant
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/render"
@@ -66,14 +67,7 @@ func flattenSetting(out map[string]string, path string, v any) {
 }
 
 func sortedUnion(a, b map[string]string) []string {
-	var keys []string
-	for _, m := range []map[string]string{a, b} {
-		for k := range m {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	slices.Sort(keys)
-	return keys
+	keys := maps.Clone(a)
+	maps.Copy(keys, b)
+	return slices.Sorted(maps.Keys(keys))
 }

@@ -360,9 +360,6 @@ func (s *Settings) fleetTenants(base render.TenantOptions, name string, data []b
 				return nil, fmt.Errorf("%s: tenant %s (namespace %s): credentials: %w", name, t.Name, t.Namespace, err)
 			}
 		}
-		if s.fileSources == nil {
-			s.fileSources = map[string]ownSource{}
-		}
 		s.fileSources[t.Namespace] = src
 	}
 	return tenants, nil
@@ -394,9 +391,6 @@ func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry, 
 	}
 	if err := src.Credentials.Validate(); err != nil {
 		return nil, fmt.Errorf("-f %s: tenant %s: %w", file, e.Name, err)
-	}
-	if s.fileSources == nil {
-		s.fileSources = map[string]ownSource{}
 	}
 	return src, nil
 }

@@ -8,8 +8,6 @@ import (
 	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -98,7 +96,8 @@ type TenantCredentials struct {
 // reusing a host key already read from the same server.
 func resolveOne(ctx context.Context, c *Clients, namespace, secretName string, src ownSource, stdin io.Reader, knownHosts []byte) (Resolved, error) {
 	var stored map[string][]byte
-	if !src.Credentials.RotateKey && c != nil {
+	// A secretRef names a Secret that is not resolved here: nothing to keep.
+	if !src.Credentials.RotateKey && src.Credentials.SecretRef == "" && c != nil {
 		var err error
 		if stored, err = SecretData(ctx, c, namespace, secretName); err != nil {
 			return Resolved{}, fmt.Errorf("reading Secret %s/%s: %w", namespace, secretName, err)
@@ -125,14 +124,11 @@ func keepPluginSecret(ctx context.Context, c *Clients, t *render.TenantOptions) 
 	if c == nil || name == "" || len(t.Confinement.Source.Secrets) > 0 {
 		return nil
 	}
-	secret, err := c.Dynamic.Resource(SecretGVR).Namespace(t.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
+	secret, err := getSecret(ctx, c, t.Namespace, name)
 	if err != nil {
 		return fmt.Errorf("tenant %s: reading Secret %s: %w", t.Namespace, name, err)
 	}
-	if secret.GetLabels()[render.ManagedByLabelKey] != render.ManagedByValue {
+	if secret == nil || secret.GetLabels()[render.ManagedByLabelKey] != render.ManagedByValue {
 		return nil
 	}
 	t.Confinement.Source.Secrets = []render.SourceSecret{readSecret(secret)}

@@ -29,6 +29,7 @@ func (s *Settings) fileTenants(base render.TenantOptions, stdin io.Reader) ([]re
 	if err != nil {
 		return nil, err
 	}
+	s.fileSources = map[string]ownSource{}
 	var all []render.TenantOptions
 	tenantFiles := map[string]string{}    // tenant name -> file
 	namespaceFiles := map[string]string{} // namespace -> file
