@@ -117,10 +117,11 @@ func hasPassword(u *url.URL) bool {
 }
 
 // ValidateGitURL checks a git URL that carries no credentials of the
-// flags: its scheme, and no password inside it.
-func ValidateGitURL(rawURL string, allowInsecure bool) error {
+// flags: its scheme, and no password inside it. Without credentials there
+// is nothing to send over plain HTTP, so it needs no allowInsecure.
+func ValidateGitURL(rawURL string) error {
 	var none *GitCredentials
-	return none.Validate(rawURL, allowInsecure)
+	return none.Validate(rawURL, false)
 }
 
 // redactURL drops a URL's user information, so an error never prints a

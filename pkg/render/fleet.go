@@ -208,7 +208,7 @@ func checkTop(top map[string]any) (string, error) {
 	version, _ := top["apiVersion"].(string)
 	kind, _ := top["kind"].(string)
 	if version != FleetAPIVersion || kind != FleetKind {
-		return "apiVersion", fmt.Errorf("%s %s is not a version this kubectl-tenant knows: want apiVersion %s, kind %s", orNone(version), orNone(kind), FleetAPIVersion, FleetKind)
+		return "apiVersion", fmt.Errorf("%s %s is not a version this kubectl-tenant knows: want apiVersion %s, kind %s", plain(version), plain(kind), FleetAPIVersion, FleetKind)
 	}
 	fields := jsonFields(reflect.TypeOf(Fleet{}))
 	for _, key := range SortedKeys(top) {
@@ -417,8 +417,6 @@ func tenantLabel(i int, name string) string {
 	}
 	return "tenant " + plain(name)
 }
-
-func orNone(s string) string { return plain(s) }
 
 // oneLine keeps a multi-line error from breaking the one-line promise.
 func oneLine(err error) string {

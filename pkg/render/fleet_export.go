@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -60,7 +61,7 @@ func SpecOf(namespaces []TenantOptions) TenantSpec {
 	}
 	for _, ns := range namespaces {
 		entry := FleetNamespace{Name: ns.Namespace, Path: ns.Path}
-		if entry.Path == orDefault(spec.Path, DefaultPath) {
+		if entry.Path == cmp.Or(spec.Path, DefaultPath) {
 			entry.Path = ""
 		}
 		for k, v := range ns.Vars {
@@ -171,7 +172,7 @@ func fleetConfinement(c *Confinement) *FleetConfinement {
 		if out.LimitRange == nil {
 			out.LimitRange = map[string]FleetLimit{}
 		}
-		out.LimitRange[name] = FleetLimit{Request: c.Limits[name].Request, Limit: c.Limits[name].Limit}
+		out.LimitRange[name] = FleetLimit(c.Limits[name])
 	}
 	url, branch, interval, ok := ownGitSource(c.Source)
 	if !ok {
@@ -344,11 +345,4 @@ func putVar(vars map[string]string, key, value string) map[string]string {
 	}
 	vars[key] = value
 	return vars
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

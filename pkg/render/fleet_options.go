@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,24 +50,15 @@ func (f *Fleet) SourceCredentials() map[string]CredentialRefs {
 // values instead of d's.
 func mergeSpec(d, t TenantSpec) TenantSpec {
 	out := t
-	out.Vars = mergeMaps(d.Vars, t.Vars)
+	out.Vars = MergeMaps(d.Vars, t.Vars)
 	if t.Owners == nil {
 		out.Owners = d.Owners
 	}
 	if t.AllowedSources == nil {
 		out.AllowedSources = d.AllowedSources
 	}
-	for _, s := range []struct {
-		dst *string
-		def string
-	}{
-		{&out.Source, d.Source}, {&out.Path, d.Path}, {&out.Interval, d.Interval},
-		{&out.ClusterRole, d.ClusterRole}, {&out.KustomizationName, d.KustomizationName},
-	} {
-		if *s.dst == "" {
-			*s.dst = s.def
-		}
-	}
+	out.Source, out.Path, out.Interval = cmp.Or(t.Source, d.Source), cmp.Or(t.Path, d.Path), cmp.Or(t.Interval, d.Interval)
+	out.ClusterRole, out.KustomizationName = cmp.Or(t.ClusterRole, d.ClusterRole), cmp.Or(t.KustomizationName, d.KustomizationName)
 	out.Confinement = mergeConfinement(d.Confinement, t.Confinement)
 	return out
 }
@@ -82,27 +74,20 @@ func mergeConfinement(d, t *FleetConfinement) *FleetConfinement {
 		return d
 	}
 	out := *t
-	for _, s := range []struct {
-		dst *string
-		def string
-	}{
-		{&out.GitURL, d.GitURL}, {&out.Branch, d.Branch},
-		{&out.SourceInterval, d.SourceInterval}, {&out.NetworkPolicy, d.NetworkPolicy},
-	} {
-		if *s.dst == "" {
-			*s.dst = s.def
-		}
-	}
+	out.GitURL, out.Branch = cmp.Or(t.GitURL, d.GitURL), cmp.Or(t.Branch, d.Branch)
+	out.SourceInterval, out.NetworkPolicy = cmp.Or(t.SourceInterval, d.SourceInterval), cmp.Or(t.NetworkPolicy, d.NetworkPolicy)
 	if out.Credentials == nil {
 		out.Credentials = d.Credentials
 	}
-	out.Quota = mergeMaps(d.Quota, t.Quota)
-	out.LimitRange = mergeMaps(d.LimitRange, t.LimitRange)
+	out.Quota = MergeMaps(d.Quota, t.Quota)
+	out.LimitRange = MergeMaps(d.LimitRange, t.LimitRange)
 	return &out
 }
 
-func mergeMaps[V any](under, over map[string]V) map[string]V {
-	if under == nil && over == nil {
+// MergeMaps is under with over's entries over it, in a map of its own;
+// nil when both are empty.
+func MergeMaps[V any](under, over map[string]V) map[string]V {
+	if len(under) == 0 && len(over) == 0 {
 		return nil
 	}
 	out := maps.Clone(under)
@@ -133,7 +118,7 @@ func (f *Fleet) expandTenant(base TenantOptions, spec TenantSpec) ([]TenantOptio
 		}
 		t := team
 		t.Namespace = ns.Name
-		t.Vars = mergeMaps(team.Vars, ns.Vars)
+		t.Vars = MergeMaps(team.Vars, ns.Vars)
 		if ns.Path != "" {
 			t.Path = ns.Path
 		}
@@ -156,7 +141,7 @@ func sharedOptions(base TenantOptions, spec TenantSpec) (TenantOptions, *fieldEr
 	if err := ValidateTenantName(o.Name); err != nil {
 		return o, &fieldError{"name", err}
 	}
-	o.Vars = mergeMaps(base.Vars, spec.Vars)
+	o.Vars = MergeMaps(base.Vars, spec.Vars)
 	for _, k := range SortedKeys(spec.Vars) {
 		if err := validateVar(k, spec.Vars[k]); err != nil {
 			return o, &fieldError{"vars." + k, err}
@@ -261,7 +246,7 @@ func confinementOf(c *FleetConfinement, shared SourceRef) (*Confinement, *fieldE
 		out.Quota[k] = c.Quota[k]
 	}
 	for _, k := range SortedKeys(c.LimitRange) {
-		d := ContainerDefault{Request: c.LimitRange[k].Request, Limit: c.LimitRange[k].Limit}
+		d := ContainerDefault(c.LimitRange[k])
 		if err := validateLimit(k, d); err != nil {
 			return nil, &fieldError{"limitRange." + k, err}
 		}
@@ -291,11 +276,7 @@ func setOwnSource(out *Confinement, c *FleetConfinement) *fieldError {
 		}
 		return nil
 	}
-	refs := CredentialRefs{}
-	if c.Credentials != nil {
-		refs = *c.Credentials
-	}
-	if err := ValidateGitURL(c.GitURL, refs.AllowInsecureHTTP); err != nil {
+	if err := ValidateGitURL(c.GitURL); err != nil {
 		return &fieldError{"gitURL", err}
 	}
 	branch := c.Branch

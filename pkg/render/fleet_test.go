@@ -196,14 +196,12 @@ func TestFleetRefusesBadValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := f.TenantOptions(DefaultTenantOptions())
-			if err == nil || !hasPrefix(err.Error(), tc.want) || got != nil {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || got != nil {
 				t.Errorf("got  %v\nwant %s", err, tc.want)
 			}
 		})
 	}
 }
-
-func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // FuzzParseFleet: whatever the file, a refusal is one line that starts
 // with the file's name, and a fleet that is accepted expands without
@@ -224,7 +222,7 @@ func FuzzParseFleet(f *testing.F) {
 		if err == nil {
 			return
 		}
-		if msg := err.Error(); !hasPrefix(msg, "f.yaml: ") || strings.ContainsAny(msg, "\n\r") {
+		if msg := err.Error(); !strings.HasPrefix(msg, "f.yaml: ") || strings.ContainsAny(msg, "\n\r") {
 			t.Fatalf("not one line naming the file: %q", msg)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 	"time"
 
@@ -261,7 +260,7 @@ func (s *Settings) Validate(dryRun DryRunStrategy) error {
 		return fmt.Errorf("invalid --source-interval %s: must be greater than zero", s.SourceInterval)
 	}
 	if s.GitURL != "" {
-		if err := render.ValidateGitURL(s.GitURL, s.Credentials.AllowInsecureHTTP); err != nil {
+		if err := render.ValidateGitURL(s.GitURL); err != nil {
 			return fmt.Errorf("invalid --git-url: %w", err)
 		}
 	}
@@ -325,7 +324,7 @@ func (s *Settings) tenantsIn(base render.TenantOptions, name string, data []byte
 				t.Confinement = withOwnSource(team.Confinement, src.GitURL, s)
 				s.fileSources[ns.Name] = *src
 			}
-			t.Vars = withVars(base.Vars, ns.Vars)
+			t.Vars = render.MergeMaps(base.Vars, ns.Vars)
 			if ns.Path != "" {
 				t.Path = ns.Path
 			}
@@ -386,7 +385,7 @@ func (s *Settings) entrySource(team render.TenantOptions, e render.TenantEntry, 
 			return nil, fmt.Errorf("-f %s: tenant %s: credentials: %v (credentials name a file, an environment variable or a Secret: privateKeyFile, knownHostsFile, username, passwordFile, passwordEnv, bearerTokenFile, bearerTokenEnv, caFile, secretRef, ...; never the secret itself)", file, e.Name, err)
 		}
 	}
-	if err := render.ValidateGitURL(e.GitURL, src.Credentials.AllowInsecureHTTP); err != nil {
+	if err := render.ValidateGitURL(e.GitURL); err != nil {
 		return nil, fmt.Errorf("-f %s: tenant %s: gitURL: %w", file, e.Name, err)
 	}
 	if err := src.Credentials.Validate(); err != nil {
@@ -432,7 +431,7 @@ func (s *Settings) perNamespace(tenants []render.TenantOptions) ([]render.Tenant
 		if err != nil {
 			return nil, fmt.Errorf("invalid --namespace-var %q: %w", v, err)
 		}
-		t.Vars = withVars(t.Vars, map[string]string{key: value})
+		t.Vars = render.MergeMaps(t.Vars, map[string]string{key: value})
 	}
 	for _, v := range s.NamespacePaths {
 		ns, path, ok := strings.Cut(v, "=")
@@ -446,19 +445,6 @@ func (s *Settings) perNamespace(tenants []render.TenantOptions) ([]render.Tenant
 		t.Path = path
 	}
 	return tenants, nil
-}
-
-// withVars is base's variables with over's over them, in a map of its own.
-func withVars(base, over map[string]string) map[string]string {
-	if len(base) == 0 && len(over) == 0 {
-		return nil
-	}
-	vars := maps.Clone(base)
-	if vars == nil {
-		vars = map[string]string{}
-	}
-	maps.Copy(vars, over)
-	return vars
 }
 
 // ValidateTenants checks every tenant's options, naming the file's entry.
