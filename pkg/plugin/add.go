@@ -127,7 +127,6 @@ key; each tenant gets a key of its own, printed for you to add as a read-only de
 	f.StringArrayVar(&o.Namespaces, "tenant-namespace", nil, "Namespace of the tenant (a DNS-1123 label); repeat it for a team with several namespaces, each of which gets the tenant's variables, RBAC and Kustomization")
 	f.StringArrayVar(&o.RemoveNamespaces, "remove-namespace", nil, "Delete this namespace of the tenant, and everything in it (repeatable); only a namespace kubectl tenant made the tenant's is deleted")
 	f.StringVar(&o.Tenant.Name, "tenant-name", "", "Name of the tenant (a label value)")
-	f.StringVar(&o.Tenant.LabelKey, "tenant-label", o.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	o.Settings.AddFlags(f)
 	o.addApplyFlags(cmd)
 	o.outputFlags.addFlags(cmd)
@@ -135,10 +134,12 @@ key; each tenant gets a key of its own, printed for you to add as a read-only de
 	return cmd
 }
 
-// addApplyFlags binds the flags of how tenants are applied, which add and
-// apply share: concurrency, take-overs, conflicts, waits and dry runs.
+// addApplyFlags binds the flags add and apply share: the tenant label, and
+// how tenants are applied (concurrency, take-overs, conflicts, waits, dry
+// runs).
 func (o *AddOptions) addApplyFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	f.StringVar(&o.Tenant.LabelKey, "tenant-label", o.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "With several tenants, how many are applied at once")
 	f.BoolVar(&o.Adopt, "adopt", false, "Take over an existing namespace that belongs to no tenant")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields another field manager owns")
@@ -505,8 +506,7 @@ func (o *AddOptions) clientRate() (qps float32, burst int) {
 	if len(o.tenants) <= 1 {
 		return 0, 0
 	}
-	qps = float32(25 * o.Concurrency)
-	return qps, int(2 * qps)
+	return concurrentRate(o.Concurrency)
 }
 
 // namespacesOf lists the tenants' namespaces, in order.

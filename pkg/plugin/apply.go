@@ -76,7 +76,6 @@ writes nothing.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&add.Settings.Filename, "filename", "f", "", "The fleet file (kind TenantFleet, or add -f's CSV or YAML list), a directory of them (*.yaml, *.yml, *.json, *.csv), or - for stdin")
-	f.StringVar(&add.Tenant.LabelKey, "tenant-label", add.Tenant.LabelKey, "Label key on the namespace whose value is the tenant name")
 	f.BoolVar(&o.Prune, "prune", false, "Delete the tenants kubectl tenant made that the file no longer lists, and the namespaces a listed tenant no longer has")
 	f.IntVar(&o.PruneLimit, "prune-limit", o.PruneLimit, "The most tenants --prune may delete or take namespaces from; the default, -1, is a tenth of the tenants kubectl tenant made (at least one)")
 	add.addApplyFlags(cmd)
@@ -87,16 +86,7 @@ writes nothing.`,
 // Complete reads the fleet file: every tenant is parsed and checked here,
 // so one bad tenant stops the run before the cluster is read.
 func (o *ApplyOptions) Complete(cmd *cobra.Command, args []string) error {
-	a := o.add
-	var err error
-	if a.Tenant, err = a.Settings.Options(a.Tenant); err != nil {
-		return err
-	}
-	if a.tenants, err = a.Settings.Tenants(a.Tenant, nil, a.In); err != nil {
-		return err
-	}
-	a.output, err = a.outputFlags.toOutput(a.DryRun)
-	return err
+	return o.add.Complete(cmd, nil)
 }
 
 // Validate checks the flags and every tenant of the file.
@@ -108,10 +98,7 @@ func (o *ApplyOptions) Validate() error {
 	if o.PruneLimit < -1 {
 		return fmt.Errorf("invalid --prune-limit %d: give a number of tenants, 0 or more (-1 for a tenth of the fleet)", o.PruneLimit)
 	}
-	if err := validateWaitFlags(a.Concurrency, a.Timeout, a.Wait, a.DryRun); err != nil {
-		return err
-	}
-	return a.Settings.ValidateTenants(a.tenants)
+	return a.Validate()
 }
 
 // Run plans, prints the plan, and carries it out.

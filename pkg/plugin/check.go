@@ -145,8 +145,8 @@ func IsCheckFailed(err error) bool {
 func (o *CheckOptions) Run(ctx context.Context) error {
 	// Each tenant costs a few probes; at client-go's default 5 QPS a
 	// thousand tenants would take minutes, all of it waiting on ourselves.
-	qps := float32(25 * o.Concurrency)
-	c, err := newClients(o.configFlags, o.ErrOut, qps, 2*int(qps))
+	qps, burst := concurrentRate(o.Concurrency)
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
 	if err != nil {
 		return err
 	}

@@ -67,10 +67,9 @@ a namespace of the cluster or of Flux.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Namespace, "tenant-namespace", "", "Namespace of the tenant to delete")
+	// Not addSelectionFlags: delete names the notes itself once the outcome
+	// is known, in the error when nothing else is the tenant's.
 	addNameFlags(cmd, o.Selection, configFlags)
-	// Named once the outcome is known: in the error when nothing else is
-	// the tenant's.
-	o.Selection.Notes = nil
 	f.BoolVar(&o.Wait, "wait", false, "Wait until the namespace is gone")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits")
 	addDryRunFlag(cmd, &o.DryRun)

@@ -113,8 +113,14 @@ func (o *DiffOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.base, err = o.Settings.Options(base); err != nil {
 		return err
 	}
-	o.tenants, err = o.Settings.Tenants(o.base, o.Selection.Namespaces, o.In)
-	return err
+	if o.tenants, err = o.Settings.Tenants(o.base, o.Selection.Namespaces, o.In); err != nil {
+		return err
+	}
+	o.listed = map[string]bool{}
+	for _, t := range o.tenants {
+		o.listed[t.Namespace] = true
+	}
+	return nil
 }
 
 // Validate checks the selection, or that -f stands alone.
@@ -135,7 +141,8 @@ func (o *DiffOptions) Validate() error {
 // Run reads the tenants back, renders them, and runs the diff program on
 // the objects that differ.
 func (o *DiffOptions) Run(ctx context.Context) error {
-	c, err := newClients(o.configFlags, o.ErrOut, float32(25*o.Concurrency), 50*o.Concurrency)
+	qps, burst := concurrentRate(o.Concurrency)
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
 	if err != nil {
 		return err
 	}
@@ -199,10 +206,30 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 		}
 		return reader.Read(ctx, namespaces)
 	}
+	return o.readFileTenants(ctx, c, reader)
+}
+
+// readFileTenants reads back the tenants of -f, of which any not on the
+// cluster yet are empty, and those the file no longer lists. One list of
+// every tenant namespace serves both; a listed namespace that list does
+// not hold (unlabelled, or being deleted) is read by itself.
+func (o *DiffOptions) readFileTenants(ctx context.Context, c *tenant.Clients, reader *tenant.Reader) ([]*tenant.Tenant, error) {
+	live, err := tenant.SelectAll(ctx, c, o.Selection.LabelKey, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]*unstructured.Unstructured, len(live))
+	for _, ns := range live {
+		byName[ns.GetName()] = ns
+	}
 	var namespaces []*unstructured.Unstructured
 	var absent []string
 	for _, t := range o.tenants {
-		ns, err := c.Dynamic.Resource(tenant.NamespaceGVR).Get(ctx, t.Namespace, metav1.GetOptions{})
+		ns := byName[t.Namespace]
+		var err error
+		if ns == nil {
+			ns, err = c.Dynamic.Resource(tenant.NamespaceGVR).Get(ctx, t.Namespace, metav1.GetOptions{})
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			absent = append(absent, t.Namespace)
@@ -212,9 +239,9 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 			namespaces = append(namespaces, ns)
 		}
 	}
-	unlisted, err := o.unlisted(ctx, c)
-	if err != nil {
-		return nil, err
+	unlisted := tenant.Unlisted(live, o.Selection.LabelKey, o.listed)
+	for _, ns := range unlisted {
+		fmt.Fprintf(o.ErrOut, "tenant %s: namespace %s is not in %s: apply -f %s --prune would delete it\n", ns.GetLabels()[o.Selection.LabelKey], ns.GetName(), o.Settings.Filename, o.Settings.Filename)
 	}
 	tenants, err := reader.Read(ctx, append(namespaces, unlisted...))
 	if err != nil {
@@ -224,24 +251,6 @@ func (o *DiffOptions) readTenants(ctx context.Context, c *tenant.Clients) ([]*te
 		tenants = append(tenants, &tenant.Tenant{Namespace: ns})
 	}
 	return tenants, nil
-}
-
-// unlisted are the tenant namespaces that apply -f --prune would delete,
-// named on stderr: the file no longer lists them.
-func (o *DiffOptions) unlisted(ctx context.Context, c *tenant.Clients) ([]*unstructured.Unstructured, error) {
-	live, err := tenant.SelectAll(ctx, c, o.Selection.LabelKey, io.Discard)
-	if err != nil {
-		return nil, err
-	}
-	o.listed = map[string]bool{}
-	for _, t := range o.tenants {
-		o.listed[t.Namespace] = true
-	}
-	unlisted := tenant.Unlisted(live, o.Selection.LabelKey, o.listed)
-	for _, ns := range unlisted {
-		fmt.Fprintf(o.ErrOut, "tenant %s: namespace %s is not in %s: apply -f %s --prune would delete it\n", ns.GetLabels()[o.Selection.LabelKey], ns.GetName(), o.Settings.Filename, o.Settings.Filename)
-	}
-	return unlisted, nil
 }
 
 // unlistedNamespace reports whether ns is a tenant namespace that -f no

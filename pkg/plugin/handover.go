@@ -102,8 +102,8 @@ type handoverResult struct {
 // Run reads the selected tenants, hands each over that Flux has applied
 // whole, and reports one line per tenant in selection order.
 func (o *HandoverOptions) Run(ctx context.Context) error {
-	qps := float32(25 * o.Concurrency)
-	c, err := newClients(o.configFlags, o.ErrOut, qps, 2*int(qps))
+	qps, burst := concurrentRate(o.Concurrency)
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
 	if err != nil {
 		return err
 	}

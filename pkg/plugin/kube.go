@@ -9,6 +9,14 @@ import (
 	"github.com/kubectl-tenant/kubectl-tenant/pkg/tenant"
 )
 
+// concurrentRate is the client rate for workers requests at once: a few
+// requests a tenant each, so that client-go's default 5 QPS does not make
+// a thousand tenants minutes of waiting on ourselves.
+func concurrentRate(workers int) (qps float32, burst int) {
+	qps = float32(25 * workers)
+	return qps, 2 * int(qps)
+}
+
 // newClients builds the tenant model's clients from --kubeconfig,
 // --context and the other kubectl flags; qps and burst, when not zero,
 // replace client-go's defaults.

@@ -183,8 +183,8 @@ func (o *OperateOptions) Validate() error {
 func (o *OperateOptions) Run(ctx context.Context) error {
 	// A thousand tenants are a thousand patches; at client-go's default
 	// 5 QPS that would be minutes of throttling.
-	qps := float32(25 * o.Concurrency)
-	c, err := newClients(o.configFlags, o.ErrOut, qps, 2*int(qps))
+	qps, burst := concurrentRate(o.Concurrency)
+	c, err := newClients(o.configFlags, o.ErrOut, qps, burst)
 	if err != nil {
 		return err
 	}

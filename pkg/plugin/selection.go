@@ -13,6 +13,7 @@ import (
 // namespaces as arguments.
 func addSelectionFlags(cmd *cobra.Command, s *tenant.Selection, configFlags *genericclioptions.ConfigFlags) {
 	addNameFlags(cmd, s, configFlags)
+	s.Notes = commandErr{cmd}
 	f := cmd.Flags()
 	f.StringVarP(&s.Selector, "selector", "l", "", "Label selector on tenant namespaces (e.g. -l team=payments)")
 	f.BoolVar(&s.All, "all", false, "Select every tenant")
@@ -30,7 +31,6 @@ func addNameFlags(cmd *cobra.Command, s *tenant.Selection, configFlags *genericc
 	f := cmd.Flags()
 	f.StringVar(&s.LabelKey, "tenant-label", s.LabelKey, "Label key on the namespace whose value is the tenant name")
 	f.StringVar(&s.Name, "tenant-name", "", "Select the tenant with this name: every namespace kubectl tenant made the tenant's")
-	s.Notes = commandErr{cmd}
 	complete := tenantCompletion{configFlags: configFlags, selection: s}
 	_ = cmd.RegisterFlagCompletionFunc("tenant-name", complete.names)
 }
