@@ -190,34 +190,32 @@ func sharedOptions(base TenantOptions, spec TenantSpec) (TenantOptions, *fieldEr
 }
 
 // setScalars sets path, interval, cluster role and Kustomization name,
-// each checked with TenantOptions.Validate on a stand-in namespace, since
-// these are checked nowhere else.
+// each checked by the rule TenantOptions.Validate applies to it.
 func setScalars(o *TenantOptions, spec TenantSpec) *fieldError {
-	probe := *o
-	probe.Namespace = "fleet-probe"
-	// The file alone decides confinement, checked after this.
-	probe.Confinement = nil
+	var interval time.Duration
 	for _, s := range []struct {
-		field string
-		value string
-		set   func(*TenantOptions) error
+		field, value string
+		check        func(string) error
+		dst          *string
 	}{
-		{"path", spec.Path, func(t *TenantOptions) error { t.Path = spec.Path; return nil }},
-		{"interval", spec.Interval, func(t *TenantOptions) (err error) { t.Interval, err = parseFleetDuration(spec.Interval); return err }},
-		{"clusterRole", spec.ClusterRole, func(t *TenantOptions) error { t.ClusterRole = spec.ClusterRole; return nil }},
-		{"kustomizationName", spec.KustomizationName, func(t *TenantOptions) error { t.KustomizationName = spec.KustomizationName; return nil }},
+		{"path", spec.Path, validatePath, &o.Path},
+		{"interval", spec.Interval, func(v string) (err error) { interval, err = parseFleetDuration(v); return err }, nil},
+		{"clusterRole", spec.ClusterRole, validateClusterRole, &o.ClusterRole},
+		{"kustomizationName", spec.KustomizationName, validateKustomizationName, &o.KustomizationName},
 	} {
 		if s.value == "" {
 			continue
 		}
-		if err := s.set(&probe); err != nil {
+		if err := s.check(s.value); err != nil {
 			return &fieldError{s.field, err}
 		}
-		if err := probe.Validate(); err != nil {
-			return &fieldError{s.field, err}
+		if s.dst != nil {
+			*s.dst = s.value
 		}
 	}
-	o.Path, o.Interval, o.ClusterRole, o.KustomizationName = probe.Path, probe.Interval, probe.ClusterRole, probe.KustomizationName
+	if interval > 0 {
+		o.Interval = interval
+	}
 	return nil
 }
 

@@ -84,20 +84,17 @@ func (o TenantOptions) Validate() error {
 			return err
 		}
 	}
-	if o.ClusterRole == "" {
-		return fmt.Errorf("invalid --cluster-role \"\": must not be empty")
+	if err := validateClusterRole(o.ClusterRole); err != nil {
+		return err
 	}
-	if errs := validation.IsDNS1123Subdomain(strings.ReplaceAll(o.ClusterRole, ":", "-")); len(errs) > 0 {
-		return fmt.Errorf("invalid --cluster-role %q: %s", o.ClusterRole, strings.Join(errs, "; "))
-	}
-	if errs := validation.IsDNS1123Subdomain(o.KustomizationName); len(errs) > 0 {
-		return fmt.Errorf("invalid --kustomization-name %q: %s", o.KustomizationName, strings.Join(errs, "; "))
+	if err := validateKustomizationName(o.KustomizationName); err != nil {
+		return err
 	}
 	if err := o.Source.Validate(); err != nil {
 		return fmt.Errorf("invalid --source %q: %w", o.Source, err)
 	}
-	if o.Path == "" || checkText(o.Path) != nil || strings.Contains(o.Path, "\t") {
-		return fmt.Errorf("invalid --path %q: must be a non-empty path inside the source, printable text only", o.Path)
+	if err := validatePath(o.Path); err != nil {
+		return err
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("invalid --interval %s: must be greater than zero", o.Interval)
@@ -107,6 +104,30 @@ func (o TenantOptions) Validate() error {
 	}
 	if o.Confinement != nil {
 		return o.Confinement.Validate()
+	}
+	return nil
+}
+
+func validateClusterRole(role string) error {
+	if role == "" {
+		return fmt.Errorf("invalid --cluster-role \"\": must not be empty")
+	}
+	if errs := validation.IsDNS1123Subdomain(strings.ReplaceAll(role, ":", "-")); len(errs) > 0 {
+		return fmt.Errorf("invalid --cluster-role %q: %s", role, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func validateKustomizationName(name string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("invalid --kustomization-name %q: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func validatePath(path string) error {
+	if path == "" || checkText(path) != nil || strings.Contains(path, "\t") {
+		return fmt.Errorf("invalid --path %q: must be a non-empty path inside the source, printable text only", path)
 	}
 	return nil
 }
