@@ -424,21 +424,8 @@ func (o *AddOptions) printDeployKeys(creds tenant.TenantCredentials) {
 	}
 	keys := creds.GeneratedKeys
 	for _, ns := range render.SortedKeys(keys) {
-		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, o.ownSourceURL(ns), keys[ns])
+		fmt.Fprintf(o.ErrOut, "tenant %s: add this public key to %s as a read-only deploy key (the tenant can read its private half in its namespace):\n%s\n", ns, creds.SourceURLs[ns], keys[ns])
 	}
-}
-
-// ownSourceURL is the URL of the tenant's own source in namespace ns: its
-// file entry's gitURL, else --git-url.
-func (o *AddOptions) ownSourceURL(ns string) string {
-	for _, t := range o.tenants {
-		if t.Namespace == ns && t.Confinement != nil {
-			if url, _ := t.Confinement.Source.Spec["url"].(string); url != "" {
-				return url
-			}
-		}
-	}
-	return o.Settings.GitURL
 }
 
 // printAdded says what was added and where to look next.

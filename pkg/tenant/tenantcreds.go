@@ -43,7 +43,7 @@ func (s *Settings) sourceOf(namespace string) ownSource {
 // host keys already stored are kept, so deploy keys registered once stay
 // valid; a password read from stdin and a server's host key are read once.
 func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants []render.TenantOptions, stdin io.Reader) (TenantCredentials, error) {
-	out := TenantCredentials{GeneratedKeys: map[string]string{}}
+	out := TenantCredentials{GeneratedKeys: map[string]string{}, SourceURLs: map[string]string{}}
 	shared := map[string]*Resolved{}  // by URL: HTTP credentials of the flags
 	knownHosts := map[string][]byte{} // by URL: one server, one host key
 	for i := range tenants {
@@ -73,6 +73,7 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 		}
 		if r.GeneratedKey != "" {
 			out.GeneratedKeys[t.Namespace] = r.GeneratedKey
+			out.SourceURLs[t.Namespace] = src.GitURL
 		}
 		out.Insecure = out.Insecure || r.Insecure
 		t.Confinement = withCredentials(t.Confinement, secretName, src.Credentials.SecretRef, r.Credentials)
@@ -88,6 +89,9 @@ func (s *Settings) ResolveCredentials(ctx context.Context, c *Clients, tenants [
 type TenantCredentials struct {
 	// GeneratedKeys are the public keys generated, by namespace.
 	GeneratedKeys map[string]string
+	// SourceURLs are, by namespace, the repositories the generated keys
+	// are for.
+	SourceURLs map[string]string
 	// Insecure is set when a password or token goes over plain HTTP.
 	Insecure bool
 }
