@@ -288,15 +288,20 @@ func (o *ExportOptions) writeFleet(tenants []*tenant.Tenant) error {
 	return nil
 }
 
-// readsBack checks that a fleet file parses and expands as apply -f
-// reads it.
+// readsBack checks that a fleet file is read as apply -f reads it: the
+// same Settings, so every check apply makes is made here too.
 func readsBack(data []byte) error {
-	fleet, err := render.ParseFleet("export", data)
+	s := tenant.NewSettings()
+	s.Filename = "-"
+	base, err := s.Options(render.DefaultTenantOptions())
 	if err != nil {
 		return err
 	}
-	_, err = fleet.TenantOptions(render.DefaultTenantOptions())
-	return err
+	tenants, err := s.Tenants(base, nil, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return s.ValidateTenants(tenants)
 }
 
 // writeTree writes the tenants' files and kustomization.yaml into o.To,
