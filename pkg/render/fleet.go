@@ -176,8 +176,11 @@ func ParseFleet(name string, data []byte) (*Fleet, error) {
 		return nil, fail("", "", errors.New(oneLine(err)))
 	}
 	f := &Fleet{APIVersion: raw.APIVersion, Kind: raw.Kind, file: name}
+	// top holds each tenant decoded already, checked against the type
+	// before the strict decode; checkTop made tenants a list.
+	tenants, _ := top["tenants"].([]any)
 	if len(raw.Defaults) > 0 {
-		if err := decodeSpec(raw.Defaults, &f.Defaults); err != nil {
+		if err := decodeSpec(top["defaults"], raw.Defaults, &f.Defaults); err != nil {
 			return nil, fail("defaults", err.field, err.err)
 		}
 		if field := tenantOnlyField(f.Defaults); field != "" {
@@ -189,8 +192,8 @@ func ParseFleet(name string, data []byte) (*Fleet, error) {
 	}
 	for i, msg := range raw.Tenants {
 		var spec TenantSpec
-		if err := decodeSpec(msg, &spec); err != nil {
-			return nil, fail(tenantLabel(i, nameOf(msg)), err.field, err.err)
+		if err := decodeSpec(tenants[i], msg, &spec); err != nil {
+			return nil, fail(tenantLabel(i, nameOf(tenants[i])), err.field, err.err)
 		}
 		f.Tenants = append(f.Tenants, spec)
 	}
@@ -243,11 +246,7 @@ type fieldError struct {
 // decodeSpec decodes one tenant strictly. The document is walked against
 // the type first, because encoding/json's messages name a field without
 // saying where in the tenant it is.
-func decodeSpec(data []byte, spec *TenantSpec) *fieldError {
-	var doc any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return &fieldError{err: errors.New(oneLine(err))}
-	}
+func decodeSpec(doc any, data []byte, spec *TenantSpec) *fieldError {
 	if ferr := badField(doc, reflect.TypeOf(*spec), ""); ferr != nil {
 		return ferr
 	}
@@ -403,9 +402,8 @@ func (f *Fleet) checkUnique() error {
 
 // nameOf is a tenant's name read from a tenant that did not decode, so
 // the message can still name it.
-func nameOf(tenant json.RawMessage) string {
-	var peek map[string]any
-	_ = json.Unmarshal(tenant, &peek)
+func nameOf(tenant any) string {
+	peek, _ := tenant.(map[string]any)
 	name, _ := peek["name"].(string)
 	return name
 }
